@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * pin.c - bpffs discovery and mounting, pin directories, stale pin cleanup
+ *
+ * bpffs: the loader never assumes where (or whether) bpffs is mounted. It reads
+ * /proc/self/mountinfo (one line per mount: ... mount-point ... " - " fstype source options),
+ * takes /sys/fs/bpf if a bpf mount is there, else the first bpf mount it finds; when there is
+ * none it mounts one at /sys/fs/bpf (mode 0700), which needs CAP_SYS_ADMIN; failing that, the
+ * fast path is off with the reason.
+ *
+ * Pin directories: <bpffs>/bpasst/<instance>/ holds the maps of one running instance. Each has
+ * an "instance" map whose value names its owner (PID and the process start time, which tells a
+ * reused PID from the original). A daemon killed with SIGKILL cannot remove its directory, so
+ * every start first removes the directories whose owner is gone (pin_clean_stale). Directories
+ * that cannot be attributed (no readable instance map, and a name that is not a PID) are left
+ * alone.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "bpasst_maps.h"
+#include "loader.h"
+#include "pin.h"
+
+/* snprintf that may truncate (paths and reasons are cut rather than overflow); returns whether
+ * everything fit. */
+static bool pin_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pin_fmt(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, len, fmt, ap);
+	va_end(ap);
+	return n >= 0 && (size_t)n < len;
+}
+
+/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
+static void mountinfo_unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* Mount point of a bpf filesystem from mountinfo, preferring BP_LOADER_PIN_ROOT. 0 or -ENOENT. */
+static int bpffs_from_mountinfo(char root[PATH_MAX])
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), *fields[5], *save = NULL, *tok;
+		char fstype[64];
+		int n = 0;
+
+		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "bpf"))
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && n < 5; tok = strtok_r(NULL, " ", &save))
+			fields[n++] = tok;
+		if (n < 5)
+			continue;
+		mountinfo_unescape(fields[4]);
+		if (found || !strcmp(fields[4], BP_LOADER_PIN_ROOT)) {
+			pin_fmt(root, PATH_MAX, "%s", fields[4]);
+			found = 0;
+			if (!strcmp(fields[4], BP_LOADER_PIN_ROOT))
+				break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int pin_bpffs_find(char root[PATH_MAX], char *reason, size_t reason_len)
+{
+	int err = bpffs_from_mountinfo(root);
+
+	if (!err)
+		return 0;
+	if (err != -ENOENT) {
+		pin_fmt(reason, reason_len, "cannot read /proc/self/mountinfo: %s", strerror(-err));
+		return err;
+	}
+	if (mkdir(BP_LOADER_PIN_ROOT, 0700) && errno != EEXIST) {
+		err = -errno;
+		pin_fmt(reason, reason_len, "no bpffs mounted, and %s cannot be created: %s",
+			 BP_LOADER_PIN_ROOT, strerror(-err));
+		return err;
+	}
+	if (mount("bpffs", BP_LOADER_PIN_ROOT, "bpf", 0, "mode=0700")) {
+		err = -errno;
+		pin_fmt(reason, reason_len, "no bpffs mounted, and mounting one at %s failed: %s",
+			 BP_LOADER_PIN_ROOT, strerror(-err));
+		return err;
+	}
+	pin_fmt(root, PATH_MAX, "%s", BP_LOADER_PIN_ROOT);
+	return 0;
+}
+
+uint64_t pin_pid_start_time(uint32_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+	int field;
+
+	pin_fmt(path, sizeof(path), "/proc/%u/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	/* The command name (field 2) is in parentheses and may hold spaces: count from its end. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (sscanf(p, "%llu", &start) != 1)
+		return 0;
+	return start ? start : 1;
+}
+
+int pin_dir_owner_alive(const char *dir, uint32_t *pid_out)
+{
+	struct bp_instance owner;
+	char path[PATH_MAX];
+	const char *name;
+	__u32 key = 0;
+	char *end;
+	int fd;
+
+	*pid_out = 0;
+	pin_fmt(path, sizeof(path), "%s/instance", dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		int err = bpf_map_lookup_elem(fd, &key, &owner);
+
+		close(fd);
+		if (!err && owner.pid) {
+			uint64_t start = pin_pid_start_time(owner.pid);
+
+			*pid_out = owner.pid;
+			return start && (!owner.pid_start_time || start == owner.pid_start_time);
+		}
+	}
+	/* No owner record: a directory named after a PID is that PID's. */
+	name = strrchr(dir, '/');
+	name = name ? name + 1 : dir;
+	unsigned long v = strtoul(name, &end, 10);
+	if (*name && !*end && v > 0 && v < UINT32_MAX) {
+		*pid_out = (uint32_t)v;
+		return pin_pid_start_time((uint32_t)v) != 0;
+	}
+	return 1; /* cannot tell: treat as alive, leave it alone */
+}
+
+void pin_dir_remove(const char *dir)
+{
+	char path[PATH_MAX], *slash;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			pin_fmt(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+		closedir(d);
+	}
+	rmdir(dir);
+	pin_fmt(path, sizeof(path), "%s", dir);
+	slash = strrchr(path, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(path); /* the bpasst/ parent, if we were the last */
+	}
+}
+
+int pin_clean_stale(const char *root)
+{
+	char base[PATH_MAX], dir[PATH_MAX];
+	struct dirent *de;
+	int removed = 0;
+	DIR *d;
+
+	pin_fmt(base, sizeof(base), "%s/%s", root, BP_LOADER_PIN_SUBDIR);
+	d = opendir(base);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		uint32_t pid;
+
+		if (de->d_name[0] == '.')
+			continue;
+		pin_fmt(dir, sizeof(dir), "%s/%s", base, de->d_name);
+		if (!pin_dir_owner_alive(dir, &pid)) {
+			pin_dir_remove(dir);
+			removed++;
+		}
+	}
+	closedir(d);
+	return removed;
+}

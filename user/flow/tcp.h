@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tcp.h - TCP translation between the guest's segments and ordinary host sockets
+ *
+ * One struct tcp_ctx holds the flow table, the per-connection state, the inbound listeners and a
+ * timerfd of its own. The edge and main.c see only these entry points; every segment for the
+ * guest is appended to the frame batch they pass in, never written anywhere by this module.
+ *
+ * Wiring (see flow/tcp.c for the theory of operation):
+ *   - dispatch: every guest frame with l4_proto TCP (not a fragment) -> tcp_tap_recv();
+ *   - after dispatching one batch of frames read from the guest, and before flushing `out` or
+ *     reading the next batch: tcp_tap_batch_done() (ACKs and window updates, data the guest's
+ *     ACKs made room for);
+ *   - epoll: EPOLL_KIND_TCP -> tcp_sock_event() (this includes tcp's own timerfd, registered with
+ *     index TCP_INDEX_TIMER); EPOLL_KIND_TCP_LISTEN -> tcp_listen_event();
+ *   - after each flush of `out`: tcp_flushed(written, total) lets data frames that the edge had
+ *     to drop be sent again at once rather than after a retransmission timeout (optional).
+ */
+#ifndef BPASST_TCP_H
+#define BPASST_TCP_H
+
+#include <stdint.h>
+
+#include "core/batch.h"
+#include "core/config.h"
+#include "core/guest.h"
+#include "core/packet.h"
+
+#define TCP_FLOWS_DEFAULT 4096
+/* Index of tcp's own timerfd under EPOLL_KIND_TCP. */
+#define TCP_INDEX_TIMER UINT32_MAX
+
+struct tcp_ctx;
+
+/* Counters, for tests and the debug log. */
+struct tcp_stats {
+	unsigned long opened_out, opened_in; /* connections opened each way */
+	unsigned long closed;
+	unsigned long refused_full; /* SYNs/accepts refused: table full */
+	unsigned long rst_to_tap; /* RSTs sent to the guest */
+	unsigned long bad_segments; /* malformed or bad checksum */
+	unsigned long out_of_order; /* guest segments past rcv_nxt (answered by a dup ACK) */
+	unsigned long retrans_timeout, retrans_fast, retrans_dropped;
+	unsigned long short_writes; /* writes the socket did not take whole */
+	unsigned long tail_refused; /* bytes refused because the tail area was full */
+	unsigned long window_updates; /* ACKs sent only because the window opened */
+};
+
+/* Set up: flow table of max_flows (0: TCP_FLOWS_DEFAULT), the timerfd, and listeners for
+ * c->tcp_in. g is read at send time (guest MAC and addresses). NULL on failure (logged). */
+struct tcp_ctx *tcp_new(const struct config *c, struct guest_state *g, int epollfd,
+			unsigned max_flows);
+/* Close every socket (connections are reset) and free. */
+void tcp_free(struct tcp_ctx *t);
+
+/* A TCP segment from the guest (f parsed by frame_parse(), l4_proto TCP). 0 if handled, -1 if
+ * dropped as malformed. The frame's memory is not kept past the call. */
+int tcp_tap_recv(struct tcp_ctx *t, const struct frame *f, struct frame_batch *out);
+/* End of a batch of guest frames: deferred ACKs and data. */
+void tcp_tap_batch_done(struct tcp_ctx *t, struct frame_batch *out);
+/* EPOLL_KIND_TCP event (index: flow, or TCP_INDEX_TIMER). */
+void tcp_sock_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct frame_batch *out);
+/* EPOLL_KIND_TCP_LISTEN event (index: listener). */
+void tcp_listen_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct frame_batch *out);
+/* The edge wrote frames [0, written) of the `total` committed in out and dropped the rest. */
+void tcp_flushed(struct tcp_ctx *t, unsigned written, unsigned total);
+
+unsigned tcp_flow_count(const struct tcp_ctx *t);
+const struct tcp_stats *tcp_get_stats(const struct tcp_ctx *t);
+
+#endif /* BPASST_TCP_H */
