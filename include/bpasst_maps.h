@@ -189,7 +189,7 @@ struct bp_tap_counters {
 };
 
 #define BP_TAP_CNT_CHECK_(field, idx)                                                              \
-	_Static_assert(__builtin_offsetof(struct bp_tap_counters, field) == (idx) * sizeof(__u64),  \
+	_Static_assert(__builtin_offsetof(struct bp_tap_counters, field) == (idx) * sizeof(__u64), \
 		       "counter " #field " index")
 BP_TAP_CNT_CHECK_(eth_ip4, BP_TAP_CNT_ETH_IP4);
 BP_TAP_CNT_CHECK_(eth_ip6, BP_TAP_CNT_ETH_IP6);

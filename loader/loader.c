@@ -63,7 +63,8 @@ struct bp_loader {
 
 /* snprintf that may truncate (paths and reasons are cut rather than overflow); returns whether
  * everything fit. */
-static bool loader_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool loader_fmt(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static bool loader_fmt(char *out, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -85,6 +86,16 @@ static int loader_libbpf_print(enum libbpf_print_level level, const char *fmt, v
 	va_list copy;
 	size_t n;
 
+	/* bpf_tc_hook_create() on a tap that already has a clsact qdisc: expected (-EEXIST). */
+	if (strstr(fmt, "Kernel error message") && strstr(fmt, "%s")) {
+		char msg[128];
+
+		va_copy(copy, ap);
+		vsnprintf(msg, sizeof(msg), fmt, copy);
+		va_end(copy);
+		if (strstr(msg, "Exclusivity flag on"))
+			return 0;
+	}
 	if (level == LIBBPF_WARN) {
 		va_copy(copy, ap);
 		vsnprintf(libbpf_last_warning, sizeof(libbpf_last_warning), fmt, copy);
@@ -128,13 +139,14 @@ int bp_loader_probe_bpf(char *reason, size_t reason_len)
 	if (err == EPERM || err == EACCES) {
 		sysctl = unprivileged_bpf_disabled();
 		if (sysctl > 0)
-			loader_fmt(reason, reason_len,
-				 "bpf() not permitted: kernel.unprivileged_bpf_disabled=%d and no "
-				 "CAP_BPF/CAP_SYS_ADMIN (uid %u)",
-				 sysctl, (unsigned)geteuid());
+			loader_fmt(
+				reason, reason_len,
+				"bpf() not permitted: kernel.unprivileged_bpf_disabled=%d and no "
+				"CAP_BPF/CAP_SYS_ADMIN (uid %u)",
+				sysctl, (unsigned)geteuid());
 		else
 			loader_fmt(reason, reason_len, "bpf() not permitted: %s (uid %u)",
-				 strerror(err), (unsigned)geteuid());
+				   strerror(err), (unsigned)geteuid());
 	} else if (err == ENOSYS) {
 		loader_fmt(reason, reason_len, "bpf() not available in this kernel");
 	} else {
@@ -189,7 +201,7 @@ static int tc_attach_here(struct bp_loader *l, void *arg)
 		l->ifindex = if_nametoindex(l->tap_name);
 		if (!l->ifindex) {
 			loader_fmt(reason, 256, "no interface '%s' in the tap's namespace",
-				 l->tap_name);
+				   l->tap_name);
 			return -ENODEV;
 		}
 	} else if (!l->tap_name[0] && !if_indextoname(l->ifindex, l->tap_name)) {
@@ -202,7 +214,7 @@ static int tc_attach_here(struct bp_loader *l, void *arg)
 		l->qdisc_created = true;
 	} else if (err != -EEXIST) {
 		loader_fmt(reason, 256, "cannot create the clsact qdisc on %s: %s", l->tap_name,
-			 strerror(-err));
+			   strerror(-err));
 		return err;
 	}
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
@@ -211,7 +223,7 @@ static int tc_attach_here(struct bp_loader *l, void *arg)
 	err = bpf_tc_attach(&hook, &opts);
 	if (err) {
 		loader_fmt(reason, 256, "cannot attach the TC program at egress of %s: %s",
-			 l->tap_name, strerror(-err));
+			   l->tap_name, strerror(-err));
 		return err;
 	}
 	l->attached = true;
@@ -258,8 +270,8 @@ static int pin_maps(struct bp_loader *l, const struct bp_loader_params *p, char 
 		if (chmod(path, 0600) ||
 		    (p->pin_uid != BP_LOADER_NO_CHOWN && chown(path, p->pin_uid, p->pin_gid))) {
 			err = -errno;
-			loader_fmt(reason, reason_len, "cannot set the mode or owner of %s: %s", path,
-				 strerror(-err));
+			loader_fmt(reason, reason_len, "cannot set the mode or owner of %s: %s",
+				   path, strerror(-err));
 			return err;
 		}
 	}
@@ -302,14 +314,15 @@ static int pin_dir_create(struct bp_loader *l, const struct bp_loader_params *p,
 	if (mkdir(l->pin_dir, 0700)) {
 		err = -errno;
 		if (err == -EEXIST && pin_dir_owner_alive(l->pin_dir, &pid)) {
-			loader_fmt(reason, reason_len, "instance name '%s' is in use (pins in %s, PID %u)",
-				 instance, l->pin_dir, pid);
+			loader_fmt(reason, reason_len,
+				   "instance name '%s' is in use (pins in %s, PID %u)", instance,
+				   l->pin_dir, pid);
 		} else if (err == -EEXIST) {
 			pin_dir_remove(l->pin_dir); /* left by a dead instance of the same name */
 			return pin_dir_create(l, p, root, instance, reason, reason_len);
 		} else {
 			loader_fmt(reason, reason_len, "cannot create %s: %s", l->pin_dir,
-				 strerror(-err));
+				   strerror(-err));
 		}
 		l->pin_dir[0] = '\0';
 		return err;
@@ -366,7 +379,7 @@ struct bp_loader *bp_loader_start(const struct bp_loader_params *p, char *line, 
 	l->netns_fd = -1;
 	l->ifindex = p->tap_ifindex;
 	loader_fmt(l->tap_name, sizeof(l->tap_name), "%.*s", (int)sizeof(p->tap_name) - 1,
-		 p->tap_name);
+		   p->tap_name);
 	l->mirror_max = p->flow_mirror_max ? p->flow_mirror_max : BP_FLOW_MIRROR_DEFAULT_MAX;
 	l->mirror_written_ns = calloc(l->mirror_max, sizeof(*l->mirror_written_ns));
 	if (!l->mirror_written_ns)
@@ -375,7 +388,7 @@ struct bp_loader *bp_loader_start(const struct bp_loader_params *p, char *line, 
 		l->netns_fd = fcntl(p->netns_fd, F_DUPFD_CLOEXEC, 3);
 		if (l->netns_fd < 0) {
 			loader_fmt(reason, sizeof(reason), "cannot keep the namespace fd: %s",
-				 strerror(errno));
+				   strerror(errno));
 			return start_failed(l, reason, line, line_len);
 		}
 	}
@@ -383,27 +396,27 @@ struct bp_loader *bp_loader_start(const struct bp_loader_params *p, char *line, 
 	/* Load. */
 	l->skel = tap__open();
 	if (!l->skel) {
-		loader_fmt(reason, sizeof(reason), "cannot open the tap program: %s", strerror(errno));
+		loader_fmt(reason, sizeof(reason), "cannot open the tap program: %s",
+			   strerror(errno));
 		return start_failed(l, reason, line, line_len);
 	}
 	bpf_map__set_max_entries(l->skel->maps.flow_mirror, l->mirror_max);
 	err = tap__load(l->skel);
 	if (err) {
 		loader_fmt(reason, sizeof(reason), "cannot load the tap program: %s%s%s",
-			 strerror(-err), libbpf_last_warning[0] ? ": " : "", libbpf_last_warning);
+			   strerror(-err), libbpf_last_warning[0] ? ": " : "", libbpf_last_warning);
 		return start_failed(l, reason, line, line_len);
 	}
 
 	/* Configuration and owner record. */
-	err = bpf_map_update_elem(bpf_map__fd(l->skel->maps.tap_config), &key, &p->config,
-				  BPF_ANY);
+	err = bpf_map_update_elem(bpf_map__fd(l->skel->maps.tap_config), &key, &p->config, BPF_ANY);
 	if (err) {
 		loader_fmt(reason, sizeof(reason), "cannot write tap_config: %s", strerror(errno));
 		return start_failed(l, reason, line, line_len);
 	}
 	if (p->instance[0])
 		loader_fmt(instance, sizeof(instance), "%.*s", (int)sizeof(p->instance) - 1,
-			 p->instance);
+			   p->instance);
 	else
 		loader_fmt(instance, sizeof(instance), "%u", (unsigned)getpid());
 	if (strchr(instance, '/') || !strcmp(instance, ".") || !strcmp(instance, ".."))
@@ -429,20 +442,21 @@ struct bp_loader *bp_loader_start(const struct bp_loader_params *p, char *line, 
 	if (err) {
 		if (!reason[0])
 			loader_fmt(reason, sizeof(reason), "cannot enter the tap's namespace: %s",
-				 strerror(-err));
+				   strerror(-err));
 		return start_failed(l, reason, line, line_len);
 	}
 	owner.tap_ifindex = l->ifindex;
 	memcpy(owner.tap_name, l->tap_name, sizeof(owner.tap_name));
 	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.instance), &key, &owner, BPF_ANY)) {
 		loader_fmt(reason, sizeof(reason), "cannot write the instance map: %s",
-			 strerror(errno));
+			   strerror(errno));
 		return start_failed(l, reason, line, line_len);
 	}
 
 	if (line && line_len)
-		loader_fmt(line, line_len, "BPF fast path: on (tc egress on %s, ifindex %u, maps in %s)",
-			 l->tap_name, l->ifindex, l->pin_dir);
+		loader_fmt(line, line_len,
+			   "BPF fast path: on (tc egress on %s, ifindex %u, maps in %s)",
+			   l->tap_name, l->ifindex, l->pin_dir);
 	return l;
 }
 
@@ -486,8 +500,7 @@ int bp_loader_mirror_update(struct bp_loader *l, uint32_t flow_id, const struct 
 		return 1;
 	entry = *m;
 	entry.updated_ns = now;
-	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.flow_mirror), &flow_id, &entry,
-				BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(l->skel->maps.flow_mirror), &flow_id, &entry, BPF_ANY))
 		return -errno;
 	l->mirror_written_ns[flow_id] = now;
 	return 0;

@@ -35,7 +35,8 @@
 
 /* snprintf that may truncate (paths and reasons are cut rather than overflow); returns whether
  * everything fit. */
-static bool pin_fmt(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool pin_fmt(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 static bool pin_fmt(char *out, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -81,7 +82,8 @@ static int bpffs_from_mountinfo(char root[PATH_MAX])
 		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "bpf"))
 			continue;
 		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 5; tok = strtok_r(NULL, " ", &save))
+		for (tok = strtok_r(line, " ", &save); tok && n < 5;
+		     tok = strtok_r(NULL, " ", &save))
 			fields[n++] = tok;
 		if (n < 5)
 			continue;
@@ -110,13 +112,13 @@ int pin_bpffs_find(char root[PATH_MAX], char *reason, size_t reason_len)
 	if (mkdir(BP_LOADER_PIN_ROOT, 0700) && errno != EEXIST) {
 		err = -errno;
 		pin_fmt(reason, reason_len, "no bpffs mounted, and %s cannot be created: %s",
-			 BP_LOADER_PIN_ROOT, strerror(-err));
+			BP_LOADER_PIN_ROOT, strerror(-err));
 		return err;
 	}
 	if (mount("bpffs", BP_LOADER_PIN_ROOT, "bpf", 0, "mode=0700")) {
 		err = -errno;
 		pin_fmt(reason, reason_len, "no bpffs mounted, and mounting one at %s failed: %s",
-			 BP_LOADER_PIN_ROOT, strerror(-err));
+			BP_LOADER_PIN_ROOT, strerror(-err));
 		return err;
 	}
 	pin_fmt(root, PATH_MAX, "%s", BP_LOADER_PIN_ROOT);

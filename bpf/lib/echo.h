@@ -49,7 +49,7 @@ static __always_inline int bp_echo_store_icmp(struct __sk_buff *skb, __u32 off,
 }
 
 static __noinline int bp_echo4_answer(struct __sk_buff *skb, const struct bp_tap_config *cfg,
-					   const struct bp_ip4_hdr *req)
+				      const struct bp_ip4_hdr *req)
 {
 	__u32 tot_len = bpf_ntohs(req->tot_len), sum = 0;
 	struct bp_icmp_hdr icmp;
@@ -90,7 +90,7 @@ static __noinline int bp_echo4_answer(struct __sk_buff *skb, const struct bp_tap
 }
 
 static __noinline int bp_echo6_answer(struct __sk_buff *skb, const struct bp_tap_config *cfg,
-					   const struct bp_ip6_hdr *req)
+				      const struct bp_ip6_hdr *req)
 {
 	__u32 payload_len = bpf_ntohs(req->payload_len);
 	struct bp_icmp_hdr icmp;

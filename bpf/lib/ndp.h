@@ -199,7 +199,8 @@ static __noinline int bp_ns_answer(struct __sk_buff *skb, const struct bp_tap_co
 	na->tlla.len = 1;
 	bp_copy6(na->tlla.addr, cfg->our_mac);
 
-	if (bp_csum_pseudo6(&sum, na->ip6.saddr, na->ip6.daddr, BP_NA_ICMP_LEN, BP_IPPROTO_ICMPV6) ||
+	if (bp_csum_pseudo6(&sum, na->ip6.saddr, na->ip6.daddr, BP_NA_ICMP_LEN,
+			    BP_IPPROTO_ICMPV6) ||
 	    bp_csum_add(&sum, &na->icmp, BP_NA_ICMP_LEN))
 		return BP_NOT_MINE;
 	na->icmp.check = bp_csum_finish(sum);
@@ -289,8 +290,8 @@ static __noinline int bp_rs_answer(struct __sk_buff *skb, const struct bp_tap_co
 	if (dnssl_len > BP_RA_DNSSL_MAX || (dnssl_len & 7))
 		dnssl_len = 0; /* not a valid option: leave it out */
 	icmp_len = 16 + (with_prefix ? sizeof(o.prefix) : 0) + sizeof(o.slla) +
-		   (with_mtu ? sizeof(o.mtu) : 0) +
-		   (rdnss_count ? sizeof(o.rdnss) + rdnss_count * 16 : 0) + dnssl_len;
+		(with_mtu ? sizeof(o.mtu) : 0) +
+		(rdnss_count ? sizeof(o.rdnss) + rdnss_count * 16 : 0) + dnssl_len;
 
 	if (unspec)
 		bp_all_nodes_mac_fill(head->eth.dst);

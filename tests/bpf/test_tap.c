@@ -59,7 +59,10 @@ static const uint8_t gw4[4] = { 192, 0, 2, 1 }; /* gateway, echo address */
 static const uint8_t other4[4] = { 198, 51, 100, 7 };
 static const uint8_t zero4[4];
 
-#define A6(...) { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, __VA_ARGS__ }
+#define A6(...)                                                                                    \
+	{                                                                                          \
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, __VA_ARGS__                        \
+	}
 static const uint8_t g6[16] = A6(0, 0, 0, 2); /* guest's assigned address */
 static const uint8_t g6_seen[16] = A6(0, 0, 0, 3); /* another one it was seen using */
 static const uint8_t gw6[16] = A6(0, 0, 0, 1); /* gateway, echo address */
@@ -74,9 +77,9 @@ static const uint8_t loop6[16] = { [15] = 1 };
 static const uint8_t mcast6[16] = { 0xff, 0x02, [15] = 0x16 };
 
 /* The DNSSL option for "example.com" and "test", as the contract spells it (32 bytes). */
-static const uint8_t dnssl_opt[32] = { 31, 4, 0, 0, 0xff, 0xff, 0xff, 0xff, 7, 'e', 'x', 'a', 'm',
-				       'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 4, 't', 'e', 's', 't',
-				       0, 0, 0, 0, 0, 0 };
+static const uint8_t dnssl_opt[32] = { 31,  4,	 0,   0,   0xff, 0xff, 0xff, 0xff, 7,	'e', 'x',
+				       'a', 'm', 'p', 'l', 'e',	 3,    'c',  'o',  'm', 0,   4,
+				       't', 'e', 's', 't', 0,	 0,    0,    0,	   0,	0 };
 
 enum cfg_kind { CFG_FULL, CFG_MIN, CFG_OFF };
 
@@ -306,16 +309,64 @@ static void echo6_frame(struct tbuf *f, const uint8_t edst[6], const uint8_t esr
 /* ---- The fixtures ---- */
 
 enum fx {
-	ARP_GW, ARP_OTHER, ARP_PADDED, ARP_PROBE_GW, ARP_GUEST, ARP_ANNOUNCE, ARP_PROBE_OTHER,
-	ARP_REPLY, ARP_MCAST_SHA, ARP_BCAST_TPA, ARP_NOT_IP4, ARP_TRUNCATED, ARP_CFG_OFF,
-	NS_GW, NS_OUR_LL, NS_OTHER, NS_NO_SLLAO, NS_DAD_OURS, NS_DAD_OTHER, NS_DAD_WRONG_DST,
-	NS_GUEST, NS_GUEST_SEEN, NS_GUEST_LL, NS_SELF, NS_MCAST_TARGET, NS_LOOPBACK_TARGET,
-	NS_HOP64, NS_BAD_OPTION, NS_SHORT, NS_CODE1, NS_CFG_OFF,
-	RS_FULL, RS_UNSPEC, RS_UNSPEC_SLLAO, RS_MIN, RS_CFG_OFF, RS_HOP1, NA_FROM_GUEST,
-	ECHO4, ECHO4_PADDED, ECHO4_OTHER_DST, ECHO4_FRAG, ECHO4_OPTIONS, ECHO4_CODE1, ECHO4_REPLY,
-	ECHO4_CFG_MIN, IP4_IHL4, IP4_TOTLEN_LONG, IP4_BAD_VERSION, UDP4,
-	ECHO6, ECHO6_OTHER_DST, ECHO6_CFG_MIN, IP6_PLEN_LONG, IP6_BAD_VERSION, TCP6,
-	LLDP, FX_COUNT
+	ARP_GW,
+	ARP_OTHER,
+	ARP_PADDED,
+	ARP_PROBE_GW,
+	ARP_GUEST,
+	ARP_ANNOUNCE,
+	ARP_PROBE_OTHER,
+	ARP_REPLY,
+	ARP_MCAST_SHA,
+	ARP_BCAST_TPA,
+	ARP_NOT_IP4,
+	ARP_TRUNCATED,
+	ARP_CFG_OFF,
+	NS_GW,
+	NS_OUR_LL,
+	NS_OTHER,
+	NS_NO_SLLAO,
+	NS_DAD_OURS,
+	NS_DAD_OTHER,
+	NS_DAD_WRONG_DST,
+	NS_GUEST,
+	NS_GUEST_SEEN,
+	NS_GUEST_LL,
+	NS_SELF,
+	NS_MCAST_TARGET,
+	NS_LOOPBACK_TARGET,
+	NS_HOP64,
+	NS_BAD_OPTION,
+	NS_SHORT,
+	NS_CODE1,
+	NS_CFG_OFF,
+	RS_FULL,
+	RS_UNSPEC,
+	RS_UNSPEC_SLLAO,
+	RS_MIN,
+	RS_CFG_OFF,
+	RS_HOP1,
+	NA_FROM_GUEST,
+	ECHO4,
+	ECHO4_PADDED,
+	ECHO4_OTHER_DST,
+	ECHO4_FRAG,
+	ECHO4_OPTIONS,
+	ECHO4_CODE1,
+	ECHO4_REPLY,
+	ECHO4_CFG_MIN,
+	IP4_IHL4,
+	IP4_TOTLEN_LONG,
+	IP4_BAD_VERSION,
+	UDP4,
+	ECHO6,
+	ECHO6_OTHER_DST,
+	ECHO6_CFG_MIN,
+	IP6_PLEN_LONG,
+	IP6_BAD_VERSION,
+	TCP6,
+	LLDP,
+	FX_COUNT
 };
 
 struct fixture {
@@ -357,8 +408,7 @@ static const struct fixture fixtures[] = {
 	  ANSWER(C_IP6, BP_TAP_CNT_ANSWERED_NA) },
 	{ NS_OTHER, "ns for a remote address", CFG_FULL, ANSWER(C_IP6, BP_TAP_CNT_ANSWERED_NA) },
 	{ NS_NO_SLLAO, "ns without options", CFG_FULL, ANSWER(C_IP6, BP_TAP_CNT_ANSWERED_NA) },
-	{ NS_DAD_OURS, "dad ns for the gateway", CFG_FULL,
-	  ANSWER(C_IP6, BP_TAP_CNT_ANSWERED_NA) },
+	{ NS_DAD_OURS, "dad ns for the gateway", CFG_FULL, ANSWER(C_IP6, BP_TAP_CNT_ANSWERED_NA) },
 	{ NS_DAD_OTHER, "dad ns for a free address", CFG_FULL, PASS(C_IP6) },
 	{ NS_DAD_WRONG_DST, "dad ns not to the solicited-node address", CFG_FULL, PASS(C_IP6) },
 	{ NS_GUEST, "ns for the guest's address", CFG_FULL, PASS(C_IP6) },
@@ -453,7 +503,8 @@ static void fixture_frames(enum fx id, struct tbuf *in, struct tbuf *out)
 			  gw4);
 		break;
 	case ARP_BCAST_TPA:
-		arp_frame(in, bcast, 1, gmac, g4, zero_mac, (const uint8_t[4]){ 255, 255, 255, 255 });
+		arp_frame(in, bcast, 1, gmac, g4, zero_mac,
+			  (const uint8_t[4]){ 255, 255, 255, 255 });
 		break;
 	case ARP_NOT_IP4:
 		arp_frame(in, bcast, 1, gmac, g4, zero_mac, gw4);
@@ -470,14 +521,14 @@ static void fixture_frames(enum fx id, struct tbuf *in, struct tbuf *out)
 	case NS_GW:
 		snm_of(gw6, snm);
 		ns_frame(in, ll_guest, snm, gw6, true, 255);
-		na_frame(out, gmac, gw6, ll_guest, BP_NA_FLAG_SOLICITED | BP_NA_FLAG_OVERRIDE |
-							   BP_NA_FLAG_ROUTER);
+		na_frame(out, gmac, gw6, ll_guest,
+			 BP_NA_FLAG_SOLICITED | BP_NA_FLAG_OVERRIDE | BP_NA_FLAG_ROUTER);
 		break;
 	case NS_OUR_LL:
 		snm_of(ll_ours, snm);
 		ns_frame(in, ll_guest, snm, ll_ours, true, 255);
-		na_frame(out, gmac, ll_ours, ll_guest, BP_NA_FLAG_SOLICITED | BP_NA_FLAG_OVERRIDE |
-							       BP_NA_FLAG_ROUTER);
+		na_frame(out, gmac, ll_ours, ll_guest,
+			 BP_NA_FLAG_SOLICITED | BP_NA_FLAG_OVERRIDE | BP_NA_FLAG_ROUTER);
 		break;
 	case NS_OTHER:
 		snm_of(other6, snm);
@@ -491,7 +542,8 @@ static void fixture_frames(enum fx id, struct tbuf *in, struct tbuf *out)
 	case NS_DAD_OURS:
 		snm_of(gw6, snm);
 		ns_frame(in, unspec6, snm, gw6, false, 255);
-		na_frame(out, all_nodes_mac, gw6, all_nodes, BP_NA_FLAG_OVERRIDE | BP_NA_FLAG_ROUTER);
+		na_frame(out, all_nodes_mac, gw6, all_nodes,
+			 BP_NA_FLAG_OVERRIDE | BP_NA_FLAG_ROUTER);
 		break;
 	case NS_DAD_OTHER:
 		snm_of(other6, snm);
@@ -729,8 +781,8 @@ static void run_fixture(int prog_fd, int cfg_fd, int cnt_fd, const struct fixtur
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 	err = bpf_prog_test_run_opts(prog_fd, &opts);
 	CHECK(err == 0, "%s: test_run failed: %d", fx->name, err);
-	CHECK((int)opts.retval == fx->verdict, "%s: verdict %u, expected %d", fx->name,
-	      opts.retval, fx->verdict);
+	CHECK((int)opts.retval == fx->verdict, "%s: verdict %u, expected %d", fx->name, opts.retval,
+	      fx->verdict);
 	if (opts.data_size_out != want.n || memcmp(out, want.b, want.n)) {
 		CHECK(0, "%s: output frame differs from the expected one", fx->name);
 		hexdump("expected", want.b, want.n);
@@ -743,11 +795,12 @@ static void run_fixture(int prog_fd, int cfg_fd, int cnt_fd, const struct fixtur
 	CHECK(read_counters(cnt_fd, after) == 0, "%s: read counters", fx->name);
 	for (int k = 0; k < BP_TAP_CNT_MAX; k++) {
 		uint64_t delta = after[k] - before[k];
-		uint64_t want_delta = (k == (int)fx->class || k == (int)fx->outcome ||
-				       k == (int)fx->reason) ? 1 : 0;
+		uint64_t want_delta =
+			(k == (int)fx->class || k == (int)fx->outcome || k == (int)fx->reason) ? 1
+											       : 0;
 
-		CHECK(delta == want_delta, "%s: counter %d moved by %llu, expected %llu", fx->name, k,
-		      (unsigned long long)delta, (unsigned long long)want_delta);
+		CHECK(delta == want_delta, "%s: counter %d moved by %llu, expected %llu", fx->name,
+		      k, (unsigned long long)delta, (unsigned long long)want_delta);
 	}
 	printf("%s %s\n", failures > failures_before ? "not ok" : "ok", fx->name);
 }

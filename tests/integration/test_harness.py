@@ -157,7 +157,7 @@ def test_cleanup_after_failing_case_part2(request):
 def test_sigterm_then_sigkill():
     t = Topology()
     try:
-        p = t.spawn(t.host, ["sh", "-c", "trap '' TERM; echo ready; sleep 300"])
+        p = t.spawn(t.host, ["sh", "-c", "trap '' TERM; sleep 300 & echo ready; wait"])
         p.wait_for_output("ready")
         start = time.monotonic()
         p.terminate(grace=0.5)
@@ -192,7 +192,7 @@ def test_run_cmd_kills_daemonized_orphans():
 
 
 def test_topology_close_kills_orphans_outside_namespace():
-    # A child that leaves the namespace (here: into the root one via nsenter) and daemonizes is
+    # A child that runs outside the namespaces (ns=None: the root one) and daemonizes is
     # still ours: close() finds it through the subreaper and kills it.
     t = Topology()
     r = t.run(None, ["sh", "-c", "setsid sleep 303 >/dev/null 2>&1 </dev/null & echo $!"])

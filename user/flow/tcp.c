@@ -273,15 +273,16 @@ void tcp_conn_close(struct tcp_ctx *t, uint32_t idx, int how, struct frame_batch
 }
 
 /* Both directions finished: our FIN acknowledged, the guest's FIN passed on. */
-bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx)
+bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 {
 	struct tcp_conn *c = &t->conn[idx];
 
-	if ((c->flags & TCP_F_FIN_ACKED) && (c->flags & TCP_F_SHUT_WR)) {
-		tcp_conn_close(t, idx, TCP_CLOSE_QUIET, NULL);
-		return true;
-	}
-	return false;
+	if (!(c->flags & TCP_F_FIN_ACKED) || !(c->flags & TCP_F_SHUT_WR))
+		return false;
+	if (c->rcv_acked != c->rcv_nxt || (c->flags & TCP_F_ACK_DUE))
+		tcp_send_ack(t, idx, out); /* the last ACK, for the guest's FIN */
+	tcp_conn_close(t, idx, TCP_CLOSE_QUIET, NULL);
+	return true;
 }
 
 /* Map the guest's destination to the host socket address. false: not reachable. */
@@ -653,7 +654,7 @@ static void tcp_conn_segment(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 		return;
 	tcp_data_from_tap(t, idx, s, out);
 	if (flow_in_use(&t->ft, idx))
-		tcp_conn_maybe_done(t, idx);
+		tcp_conn_maybe_done(t, idx, out);
 }
 
 int tcp_tap_recv(struct tcp_ctx *t, const struct frame *f, struct frame_batch *out)
@@ -710,7 +711,7 @@ void tcp_tap_batch_done(struct tcp_ctx *t, struct frame_batch *out)
 		if (c->flags & TCP_F_ACK_DUE)
 			tcp_send_ack(t, idx, out);
 		tcp_epoll_update(t, idx);
-		tcp_conn_maybe_done(t, idx);
+		tcp_conn_maybe_done(t, idx, out);
 	}
 	t->deferred_count = 0;
 }

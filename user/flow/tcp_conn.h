@@ -147,7 +147,7 @@ bool tcp_send_ctl(struct tcp_ctx *t, uint32_t idx, uint32_t seq, uint8_t flags,
 void tcp_send_ack(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
 uint32_t tcp_conn_new(struct tcp_ctx *t, const struct flow_key *k, int sock, int *err);
 void tcp_conn_close(struct tcp_ctx *t, uint32_t idx, int how, struct frame_batch *out);
-bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx);
+bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
 void tcp_sock_setup(struct tcp_ctx *t, int sock, int af);
 void tcp_conn_connected(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
 

@@ -469,7 +469,7 @@ void tcp_sock_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct f
 		return;
 	if (!(c->flags & TCP_F_SYN_SENT))
 		tcp_epoll_update(t, index);
-	tcp_conn_maybe_done(t, index);
+	tcp_conn_maybe_done(t, index, out);
 }
 
 /* ---- Inbound ---- */

@@ -1,0 +1,1151 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * test_tcp.c - unit tests for the TCP translator (flow/tcp*.c) against real loopback sockets
+ *
+ * The test process plays both ends. The "guest" is a small TCP model that builds its segments
+ * with the core frame builders, hands them to tcp_tap_recv() as dispatch would, and reads the
+ * frames the translator appends to the batch (parsed back, checksums verified, with
+ * tcp_tap_parse()). The "host" is ordinary sockets on 127.0.0.1 / ::1: the guest connects to the
+ * gateway address, which the translator maps to the host's loopback. An epoll loop routes the
+ * translator's socket and timer events exactly as main.c does.
+ *
+ * Cases: handshake (SYN-ACK only after connect, MSS and window-scale options, window); refused
+ * port -> RST; host -> guest and guest -> host bulk transfers (byte-exact, IPv4 and IPv6, the
+ * guest's window never exceeded, our advertised window respected and nothing refused); the window
+ * closing when the host peer stops reading and the window update when it reads again; a guest
+ * ignoring the window (short write, tail area, nothing lost or duplicated); half-close both ways
+ * and the flow freed; RST both ways; retransmission on timeout, after dropped frames and on three
+ * duplicate ACKs; malformed segments (bad checksum, ACK or data to no flow, out-of-window data);
+ * flow table full (RST, established flows unaffected); an inbound connection through a -t
+ * forward (SYN to the guest from the gateway address, translated port, data both ways).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/batch.h"
+#include "core/config.h"
+#include "core/epoll_ref.h"
+#include "core/guest.h"
+#include "core/log.h"
+#include "core/packet.h"
+#include "flow/tcp.h"
+#include "flow/tcp_tap.h"
+
+static unsigned long checks;
+
+#define CHECK(expr)                                                                                \
+	do {                                                                                       \
+		checks++;                                                                          \
+		if (!(expr)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);  \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		checks++;                                                                          \
+		if (a_ != b_) {                                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
+				__FILE__, __LINE__, #a, #b, a_, b_);                               \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+
+static uint64_t rng_state = 0x13198a2e03707344ULL;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static void rng_fill(uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(rng() >> 32);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- The environment: config, translator, epoll, output batch ---- */
+
+struct env {
+	struct config c;
+	struct guest_state g;
+	int epfd;
+	struct tcp_ctx *t;
+	struct frame_batch out;
+};
+
+static const uint8_t guest_mac[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+
+static void env_init(struct env *e, unsigned max_flows, int mtu, const struct fwd_set *tcp_in)
+{
+	memset(e, 0, sizeof(*e));
+	config_defaults(&e->c, MODE_PASTA, "test_tcp");
+	inet_pton(AF_INET, "192.0.2.2", &e->c.ip4.addr);
+	e->c.ip4.prefix_len = 24;
+	inet_pton(AF_INET, "192.0.2.1", &e->c.ip4.gw);
+	e->c.ip4.have_gw = true;
+	inet_pton(AF_INET6, "2001:db8::2", &e->c.ip6.addr);
+	e->c.ip6.prefix_len = 64;
+	inet_pton(AF_INET6, "fe80::1", &e->c.ip6.gw);
+	e->c.ip6.have_gw = true;
+	e->c.mtu = mtu;
+	if (tcp_in)
+		e->c.tcp_in = *tcp_in;
+	memcpy(e->g.mac, guest_mac, 6);
+	e->g.mac_known = true;
+	e->g.addr4_seen = e->c.ip4.addr;
+	e->g.addr6_seen = e->c.ip6.addr;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(e->epfd >= 0);
+	e->t = tcp_new(&e->c, &e->g, e->epfd, max_flows);
+	CHECK(e->t != NULL);
+	CHECK_EQ(batch_init(&e->out, 128, BP_FRAME_MAX), 0);
+}
+
+static void env_free(struct env *e)
+{
+	tcp_free(e->t);
+	batch_free(&e->out);
+	close(e->epfd);
+}
+
+/* One round of the epoll loop, routed as main.c does. Returns the number of events. */
+static int env_poll(struct env *e, int timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(e->epfd, ev, 64, timeout_ms), i;
+
+	for (i = 0; i < n; i++) {
+		union epoll_ref r = { .u64 = ev[i].data.u64 };
+
+		if (r.kind == EPOLL_KIND_TCP)
+			tcp_sock_event(e->t, r.index, ev[i].events, &e->out);
+		else if (r.kind == EPOLL_KIND_TCP_LISTEN)
+			tcp_listen_event(e->t, r.index, ev[i].events, &e->out);
+	}
+	return n < 0 ? 0 : n;
+}
+
+/* ---- The guest model ---- */
+
+struct gconn {
+	int af;
+	struct in6_addr gaddr, raddr; /* IPv4: struct in_addr in the first 4 bytes */
+	uint16_t gport, rport;
+	/* what the guest sends */
+	uint32_t isn, snd_nxt;
+	uint16_t wnd; /* window field the guest advertises */
+	int ws; /* window scale the guest offers (-1: none) */
+	uint16_t mss; /* MSS the guest offers */
+	uint32_t ack_sent; /* last ACK number the guest sent */
+	/* what the guest learned from the translator */
+	uint32_t peer_isn, rcv_nxt, peer_ack, peer_wnd;
+	int peer_ws;
+	uint16_t peer_mss;
+	bool synack, syn, fin, rst;
+	unsigned data_segs, dup_segs, gap_segs, acks_seen;
+	uint8_t last_flags;
+	uint32_t last_seq, last_len;
+	uint8_t *rx;
+	size_t rx_len, rx_cap;
+	bool drop_next; /* lose the next data segment */
+};
+
+static void gconn_init(struct gconn *gc, int af, uint16_t gport, uint16_t rport)
+{
+	memset(gc, 0, sizeof(*gc));
+	gc->af = af;
+	if (af == AF_INET) {
+		inet_pton(AF_INET, "192.0.2.2", &gc->gaddr);
+		inet_pton(AF_INET, "192.0.2.1", &gc->raddr);
+	} else {
+		inet_pton(AF_INET6, "2001:db8::2", &gc->gaddr);
+		inet_pton(AF_INET6, "fe80::1", &gc->raddr);
+	}
+	gc->gport = gport;
+	gc->rport = rport;
+	gc->isn = (uint32_t)rng();
+	gc->snd_nxt = gc->isn;
+	gc->wnd = 65535;
+	gc->ws = 2;
+	gc->mss = 65480;
+	gc->peer_ws = 0;
+	gc->rx_cap = 16 << 20;
+	gc->rx = malloc(gc->rx_cap);
+	CHECK(gc->rx != NULL);
+}
+
+static void gconn_free(struct gconn *gc)
+{
+	free(gc->rx);
+}
+
+#define XMIT_CORRUPT 1
+#define XMIT_SYN_OPTS 2
+
+/* Build a segment from the guest and hand it to the translator. Returns tcp_tap_recv()'s value. */
+static int g_xmit_raw(struct env *e, struct gconn *gc, uint32_t seq, uint32_t ack, uint8_t flags,
+		      uint16_t wnd, const void *data, size_t len, int how)
+{
+	static uint8_t buf[BP_FRAME_MAX];
+	struct frame_builder fb;
+	uint8_t *th;
+	size_t opt_len = (how & XMIT_SYN_OPTS) ? (gc->ws >= 0 ? 8 : 4) : 0, flen;
+	struct frame f;
+
+	fb_init(&fb, buf, sizeof(buf));
+	CHECK(eth_push(&fb, e->c.our_mac, guest_mac,
+		       gc->af == AF_INET ? BP_ETH_P_IP : BP_ETH_P_IPV6));
+	if (gc->af == AF_INET) {
+		struct in_addr s, d;
+
+		memcpy(&s, &gc->gaddr, 4);
+		memcpy(&d, &gc->raddr, 4);
+		CHECK(ip4_push(&fb, s, d, IPPROTO_TCP, 64));
+	} else {
+		CHECK(ip6_push(&fb, &gc->gaddr, &gc->raddr, IPPROTO_TCP, 64));
+	}
+	th = fb_put(&fb, 20 + opt_len);
+	CHECK(th != NULL);
+	th[0] = (uint8_t)(gc->gport >> 8);
+	th[1] = (uint8_t)gc->gport;
+	th[2] = (uint8_t)(gc->rport >> 8);
+	th[3] = (uint8_t)gc->rport;
+	th[4] = (uint8_t)(seq >> 24);
+	th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8);
+	th[7] = (uint8_t)seq;
+	th[8] = (uint8_t)(ack >> 24);
+	th[9] = (uint8_t)(ack >> 16);
+	th[10] = (uint8_t)(ack >> 8);
+	th[11] = (uint8_t)ack;
+	th[12] = (uint8_t)(((20 + opt_len) / 4) << 4);
+	th[13] = flags;
+	th[14] = (uint8_t)(wnd >> 8);
+	th[15] = (uint8_t)wnd;
+	if (opt_len) {
+		th[20] = 2;
+		th[21] = 4;
+		th[22] = (uint8_t)(gc->mss >> 8);
+		th[23] = (uint8_t)gc->mss;
+		if (gc->ws >= 0) {
+			th[24] = 1;
+			th[25] = 3;
+			th[26] = 3;
+			th[27] = (uint8_t)gc->ws;
+		}
+	}
+	if (len)
+		CHECK(fb_append(&fb, data, len));
+	flen = ip_finish(&fb);
+	CHECK(flen > 0);
+	if (how & XMIT_CORRUPT)
+		buf[flen - 1] ^= 0x5a;
+	CHECK_EQ(frame_parse(buf, flen, &f), 0);
+	if (flags & TCP_ACK)
+		gc->ack_sent = ack;
+	return tcp_tap_recv(e->t, &f, &e->out);
+}
+
+static int g_send(struct env *e, struct gconn *gc, uint8_t flags, const void *data, size_t len)
+{
+	uint32_t seq = gc->snd_nxt;
+	int ret;
+
+	gc->snd_nxt += (uint32_t)len + ((flags & TCP_SYN) ? 1 : 0) + ((flags & TCP_FIN) ? 1 : 0);
+	ret = g_xmit_raw(e, gc, seq, (flags & TCP_ACK) ? gc->rcv_nxt : 0, flags, gc->wnd, data, len,
+			 (flags & TCP_SYN) ? XMIT_SYN_OPTS : 0);
+	return ret;
+}
+
+static void g_ack(struct env *e, struct gconn *gc)
+{
+	g_send(e, gc, TCP_ACK, NULL, 0);
+}
+
+static bool gconn_match(const struct gconn *gc, const struct frame *f)
+{
+	if (gc->af == AF_INET)
+		return f->l3_kind == FRAME_L3_IP4 && !memcmp(&f->dst.v4, &gc->gaddr, 4) &&
+		       !memcmp(&f->src.v4, &gc->raddr, 4) && f->dport == gc->gport &&
+		       f->sport == gc->rport;
+	return f->l3_kind == FRAME_L3_IP6 && !memcmp(&f->dst.v6, &gc->gaddr, 16) &&
+	       !memcmp(&f->src.v6, &gc->raddr, 16) && f->dport == gc->gport &&
+	       f->sport == gc->rport;
+}
+
+/* The guest receives one of our segments. */
+static void g_rx(struct gconn *gc, const struct tcp_seg *s, const struct frame *f)
+{
+	uint32_t len = (uint32_t)s->len;
+
+	CHECK(!memcmp(f->dst_mac, guest_mac, 6));
+	gc->last_flags = s->flags;
+	gc->last_seq = s->seq;
+	gc->last_len = len;
+	if (s->flags & TCP_RST) {
+		gc->rst = true;
+		return;
+	}
+	if (s->flags & TCP_SYN) {
+		gc->peer_isn = s->seq;
+		gc->rcv_nxt = s->seq + 1;
+		gc->peer_mss = s->mss;
+		gc->peer_ws = s->ws;
+		gc->peer_wnd = s->wnd; /* never scaled in a SYN */
+		if (s->flags & TCP_ACK) {
+			gc->synack = true;
+			gc->peer_ack = s->ack;
+		} else {
+			gc->syn = true;
+		}
+		return;
+	}
+	if (s->flags & TCP_ACK) {
+		gc->acks_seen++;
+		gc->peer_ack = s->ack;
+		gc->peer_wnd = (uint32_t)s->wnd << (gc->ws >= 0 && gc->peer_ws >= 0 ? gc->peer_ws : 0);
+	}
+	if (len) {
+		/* Never past the window the guest advertised. */
+		CHECK(SEQ_LE(s->seq + len,
+			     gc->ack_sent + ((uint32_t)gc->wnd << (gc->ws >= 0 ? gc->ws : 0))));
+		CHECK(len <= gc->mss);
+		if (gc->drop_next) {
+			gc->drop_next = false;
+			return;
+		}
+		if (s->seq == gc->rcv_nxt) {
+			const void *p = pkt_at(&s->payload, 0, len);
+
+			CHECK(p != NULL);
+			CHECK(gc->rx_len + len <= gc->rx_cap);
+			memcpy(gc->rx + gc->rx_len, p, len);
+			gc->rx_len += len;
+			gc->rcv_nxt += len;
+			gc->data_segs++;
+		} else if (SEQ_LT(s->seq, gc->rcv_nxt)) {
+			gc->dup_segs++;
+		} else {
+			gc->gap_segs++;
+			return;
+		}
+	}
+	if ((s->flags & TCP_FIN) && s->seq + len == gc->rcv_nxt) {
+		gc->rcv_nxt++;
+		gc->fin = true;
+	}
+}
+
+/* Hand every frame in the batch to the guest model it belongs to, then empty the batch. Returns
+ * the number of frames. Frames that match no model are counted in *stray. */
+static unsigned env_deliver(struct env *e, struct gconn **gcs, unsigned n, unsigned *stray)
+{
+	unsigned i, j, count = e->out.count;
+
+	for (i = 0; i < count; i++) {
+		struct frame f;
+		struct tcp_seg s;
+		size_t len;
+		uint8_t *p = batch_frame(&e->out, i, &len);
+
+		CHECK(p != NULL);
+		CHECK_EQ(frame_parse(p, len, &f), 0);
+		CHECK_EQ(f.l4_proto, IPPROTO_TCP);
+		CHECK_EQ(tcp_tap_parse(&f, &s), 0); /* checksum verified here */
+		for (j = 0; j < n; j++) {
+			if (gconn_match(gcs[j], &f)) {
+				g_rx(gcs[j], &s, &f);
+				break;
+			}
+		}
+		if (j == n && stray)
+			(*stray)++;
+	}
+	tcp_flushed(e->t, count, count);
+	batch_reset(&e->out);
+	return count;
+}
+
+static unsigned deliver1(struct env *e, struct gconn *gc)
+{
+	return env_deliver(e, &gc, 1, NULL);
+}
+
+/* ---- Host side helpers ---- */
+
+static int host_listen(int af, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int s = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	CHECK(s >= 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&ss, 0, sizeof(ss));
+	if (af == AF_INET) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+
+		sa->sin_family = AF_INET;
+		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*sa);
+	} else {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+
+		sa->sin6_family = AF_INET6;
+		sa->sin6_addr = in6addr_loopback;
+		sl = sizeof(*sa);
+	}
+	CHECK_EQ(bind(s, (struct sockaddr *)&ss, sl), 0);
+	CHECK_EQ(listen(s, 16), 0);
+	sl = sizeof(ss);
+	CHECK_EQ(getsockname(s, (struct sockaddr *)&ss, &sl), 0);
+	*port = ntohs(af == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+				    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return s;
+}
+
+/* A port nothing listens on (bound and closed again). */
+static uint16_t unused_port(int af)
+{
+	uint16_t port;
+	int s = host_listen(af, &port);
+
+	close(s);
+	return port;
+}
+
+static void set_nonblock(int fd)
+{
+	CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
+}
+
+/* Guest connects to the gateway's port (-> host loopback); returns the accepted host socket. */
+static int open_outbound(struct env *e, struct gconn *gc, int lsock)
+{
+	uint64_t deadline = now_ms() + 5000;
+	int s;
+
+	CHECK_EQ(g_send(e, gc, TCP_SYN, NULL, 0), 0);
+	while (!gc->synack && !gc->rst && now_ms() < deadline) {
+		deliver1(e, gc);
+		if (!gc->synack)
+			env_poll(e, 50);
+	}
+	deliver1(e, gc);
+	CHECK(gc->synack);
+	CHECK_EQ(gc->peer_ack, gc->isn + 1);
+	g_ack(e, gc);
+	tcp_tap_batch_done(e->t, &e->out);
+	s = accept(lsock, NULL, NULL);
+	CHECK(s >= 0);
+	set_nonblock(s);
+	return s;
+}
+
+/* ---- Cases ---- */
+
+static void test_handshake_and_refused(int af)
+{
+	struct gconn gc, gr;
+	struct env e;
+	uint16_t port;
+	int ls, hs;
+
+	env_init(&e, 0, 0, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40001, port);
+	/* Before connect() completes nothing may go to the guest: check right after the SYN that
+	 * anything in the batch is a SYN-ACK (loopback may complete at once). */
+	CHECK_EQ(g_send(&e, &gc, TCP_SYN, NULL, 0), 0);
+	CHECK(e.out.count <= 1);
+	hs = -1;
+	{
+		uint64_t deadline = now_ms() + 5000;
+
+		while (!gc.synack && now_ms() < deadline) {
+			deliver1(&e, &gc);
+			if (!gc.synack)
+				env_poll(&e, 50);
+		}
+	}
+	CHECK(gc.synack);
+	CHECK_EQ(gc.last_flags, TCP_SYN | TCP_ACK);
+	CHECK_EQ(gc.peer_ack, gc.isn + 1);
+	CHECK_EQ(gc.peer_mss, af == AF_INET ? 65480 : 65460);
+	CHECK(gc.peer_ws >= 0 && gc.peer_ws <= 14);
+	CHECK(gc.peer_wnd > 0);
+	CHECK_EQ(tcp_flow_count(e.t), 1);
+	g_ack(&e, &gc);
+	tcp_tap_batch_done(e.t, &e.out);
+	hs = accept(ls, NULL, NULL);
+	CHECK(hs >= 0);
+
+	/* A guest that offers no window scaling gets none. */
+	{
+		struct gconn g2;
+		int hs2;
+
+		gconn_init(&g2, af, 40002, port);
+		g2.ws = -1;
+		hs2 = open_outbound(&e, &g2, ls);
+		CHECK_EQ(g2.peer_ws, -1);
+		close(hs2);
+		gconn_free(&g2);
+	}
+
+	/* Refused port: RST|ACK acknowledging the SYN, at once, and no flow kept. */
+	gconn_init(&gr, af, 40003, unused_port(af));
+	CHECK_EQ(g_send(&e, &gr, TCP_SYN, NULL, 0), 0);
+	{
+		uint64_t deadline = now_ms() + 5000;
+
+		while (!gr.rst && now_ms() < deadline) {
+			deliver1(&e, &gr);
+			if (!gr.rst)
+				env_poll(&e, 50);
+		}
+	}
+	CHECK(gr.rst);
+	CHECK_EQ(gr.last_flags, TCP_RST | TCP_ACK);
+	CHECK(tcp_get_stats(e.t)->rst_to_tap >= 1);
+
+	close(hs);
+	close(ls);
+	gconn_free(&gc);
+	gconn_free(&gr);
+	env_free(&e);
+}
+
+/* Host -> guest: size bytes written by the host peer arrive intact, within the guest's window. */
+static void test_host_to_guest(int af, int mtu, size_t size, uint16_t guest_wnd, int guest_ws)
+{
+	uint8_t *data = malloc(size);
+	uint64_t deadline;
+	struct gconn gc;
+	struct env e;
+	uint16_t port;
+	size_t written = 0;
+	int ls, hs;
+
+	CHECK(data != NULL);
+	rng_fill(data, size);
+	env_init(&e, 0, mtu, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40010, port);
+	gc.wnd = guest_wnd;
+	gc.ws = guest_ws;
+	if (mtu)
+		gc.mss = (uint16_t)(mtu - (af == AF_INET ? 40 : 60));
+	hs = open_outbound(&e, &gc, ls);
+
+	deadline = now_ms() + 20000;
+	while ((gc.rx_len < size || !gc.fin) && now_ms() < deadline) {
+		uint32_t before = gc.rcv_nxt;
+
+		if (written < size) {
+			ssize_t n = send(hs, data + written, size - written, MSG_DONTWAIT);
+
+			if (n > 0)
+				written += (size_t)n;
+			if (written == size)
+				shutdown(hs, SHUT_WR);
+		}
+		env_poll(&e, 5);
+		deliver1(&e, &gc);
+		if (gc.rcv_nxt != before) {
+			g_ack(&e, &gc);
+			tcp_tap_batch_done(e.t, &e.out);
+		}
+	}
+	CHECK_EQ(gc.rx_len, size);
+	CHECK(!memcmp(gc.rx, data, size));
+	CHECK(gc.fin);
+	CHECK_EQ(gc.gap_segs, 0);
+	/* Guest closes too: the flow goes away once its FIN is acked. */
+	g_send(&e, &gc, TCP_FIN | TCP_ACK, NULL, 0);
+	tcp_tap_batch_done(e.t, &e.out);
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+	CHECK_EQ(tcp_flow_count(e.t), 0);
+	{
+		char b;
+
+		CHECK_EQ(recv(hs, &b, 1, 0), 0); /* the guest's FIN reached the host peer */
+	}
+	close(hs);
+	close(ls);
+	gconn_free(&gc);
+	env_free(&e);
+	free(data);
+}
+
+/* Guest -> host: the guest sends within our advertised window; the host peer reads (or, with
+ * stall_ms, stops reading for a while). Checks the data and that nothing was refused. */
+static void test_guest_to_host(int af, int mtu, size_t size, unsigned stall_ms)
+{
+	uint8_t *data = malloc(size), *got = malloc(size);
+	uint64_t deadline, stall_until = 0;
+	bool stalled = false;
+	struct gconn gc;
+	struct env e;
+	size_t got_len = 0;
+	uint16_t port;
+	int ls, hs;
+
+	CHECK(data && got);
+	rng_fill(data, size);
+	env_init(&e, 0, mtu, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40020, port);
+	if (mtu)
+		gc.mss = (uint16_t)(mtu - (af == AF_INET ? 40 : 60));
+	hs = open_outbound(&e, &gc, ls);
+	deliver1(&e, &gc);
+
+	deadline = now_ms() + 20000;
+	while (got_len < size && now_ms() < deadline) {
+		uint32_t sent = gc.snd_nxt - (gc.isn + 1);
+		uint32_t edge = gc.peer_ack + gc.peer_wnd;
+		unsigned segs = 0;
+
+		/* A batch of segments within the window. */
+		while (sent < size && SEQ_LT(gc.snd_nxt, edge) && segs < 32) {
+			uint32_t room = edge - gc.snd_nxt, n = gc.peer_mss;
+
+			if (n > room)
+				n = room;
+			if (n > size - sent)
+				n = (uint32_t)(size - sent);
+			CHECK_EQ(g_send(&e, &gc, TCP_ACK | TCP_PSH, data + sent, n), 0);
+			sent += n;
+			segs++;
+		}
+		if (sent == size && gc.snd_nxt == gc.isn + 1 + size)
+			CHECK_EQ(g_send(&e, &gc, TCP_FIN | TCP_ACK, NULL, 0), 0);
+		tcp_tap_batch_done(e.t, &e.out);
+		deliver1(&e, &gc);
+		/* Everything sent within the window is acknowledged at once. */
+		CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+
+		if (stall_ms && !stalled && got_len > size / 4) {
+			stalled = true;
+			stall_until = now_ms() + stall_ms;
+		}
+		if (!stalled || now_ms() >= stall_until) {
+			ssize_t n = recv(hs, got + got_len, size - got_len, MSG_DONTWAIT);
+
+			if (n > 0)
+				got_len += (size_t)n;
+		}
+		env_poll(&e, segs ? 0 : 5);
+		deliver1(&e, &gc);
+	}
+	CHECK_EQ(got_len, size);
+	CHECK(!memcmp(got, data, size));
+	CHECK_EQ(tcp_get_stats(e.t)->tail_refused, 0);
+	if (stall_ms) {
+		/* The window closed while the host peer did not read, and reopened by itself. */
+		CHECK(tcp_get_stats(e.t)->window_updates >= 1);
+	}
+	{
+		char b;
+		uint64_t d2 = now_ms() + 2000;
+		ssize_t n;
+
+		while ((n = recv(hs, &b, 1, MSG_DONTWAIT)) < 0 && now_ms() < d2)
+			env_poll(&e, 5);
+		CHECK_EQ(n, 0); /* FIN passed on as shutdown(SHUT_WR) */
+	}
+	/* Host closes: FIN to the guest, flow freed after the guest's ACK. */
+	close(hs);
+	deadline = now_ms() + 2000;
+	while (!gc.fin && now_ms() < deadline) {
+		env_poll(&e, 5);
+		deliver1(&e, &gc);
+	}
+	CHECK(gc.fin);
+	g_ack(&e, &gc);
+	tcp_tap_batch_done(e.t, &e.out);
+	CHECK_EQ(tcp_flow_count(e.t), 0);
+	close(ls);
+	gconn_free(&gc);
+	env_free(&e);
+	free(data);
+	free(got);
+}
+
+/* A guest that ignores our window while the host peer does not read: the part the socket refuses
+ * goes to the tail area or is left unacknowledged; after retransmissions the stream is exact. */
+static void test_guest_ignores_window(int af)
+{
+	size_t size = 24 << 20;
+	uint8_t *data = malloc(size), *got = malloc(size);
+	struct gconn gc;
+	struct env e;
+	size_t got_len = 0;
+	uint64_t deadline;
+	uint16_t port;
+	int ls, hs, rcvbuf = 64 * 1024;
+
+	CHECK(data && got);
+	rng_fill(data, size);
+	env_init(&e, 0, 0, NULL);
+	ls = host_listen(af, &port);
+	setsockopt(ls, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	gconn_init(&gc, af, 40030, port);
+	hs = open_outbound(&e, &gc, ls);
+	deliver1(&e, &gc);
+
+	/* Blast everything at once, ignoring the window. */
+	{
+		uint32_t off = 0;
+
+		while (off < size) {
+			uint32_t n = size - off < gc.peer_mss ? (uint32_t)(size - off) : gc.peer_mss;
+
+			g_send(&e, &gc, TCP_ACK, data + off, n);
+			off += n;
+		}
+		tcp_tap_batch_done(e.t, &e.out);
+		deliver1(&e, &gc);
+	}
+	CHECK(SEQ_LT(gc.peer_ack, gc.snd_nxt)); /* not all of it could be taken */
+	CHECK(tcp_get_stats(e.t)->short_writes >= 1);
+	CHECK(tcp_get_stats(e.t)->tail_refused > 0);
+
+	/* Now read, and retransmit from the last ACK as a guest would. */
+	deadline = now_ms() + 20000;
+	while (got_len < size && now_ms() < deadline) {
+		ssize_t n = recv(hs, got + got_len, size - got_len, MSG_DONTWAIT);
+
+		if (n > 0)
+			got_len += (size_t)n;
+		env_poll(&e, 1);
+		deliver1(&e, &gc);
+		if (SEQ_LT(gc.peer_ack, gc.snd_nxt)) {
+			uint32_t off = gc.peer_ack - (gc.isn + 1);
+			uint32_t room = gc.peer_wnd, m = gc.peer_mss;
+
+			if (room) {
+				if (m > room)
+					m = room;
+				if (m > size - off)
+					m = (uint32_t)(size - off);
+				g_xmit_raw(&e, &gc, gc.peer_ack, gc.rcv_nxt, TCP_ACK, gc.wnd,
+					   data + off, m, 0);
+				tcp_tap_batch_done(e.t, &e.out);
+				deliver1(&e, &gc);
+			}
+		}
+	}
+	if (got_len != size)
+		fprintf(stderr, "stuck: peer_ack %u snd_nxt %u peer_wnd %u short %lu refused %lu upd %lu flows %u\n",
+			gc.peer_ack - gc.isn, gc.snd_nxt - gc.isn, gc.peer_wnd,
+			tcp_get_stats(e.t)->short_writes, tcp_get_stats(e.t)->tail_refused,
+			tcp_get_stats(e.t)->window_updates, tcp_flow_count(e.t));
+	CHECK_EQ(got_len, size);
+	CHECK(!memcmp(got, data, size));
+	close(hs);
+	close(ls);
+	gconn_free(&gc);
+	env_free(&e);
+	free(data);
+	free(got);
+}
+
+/* Retransmission: on timeout, after frames the edge dropped, and on three duplicate ACKs. */
+static void test_retransmit(int af)
+{
+	size_t size = 64 * 1024;
+	uint8_t *data = malloc(size);
+	struct gconn gc;
+	struct env e;
+	uint64_t deadline;
+	uint16_t port;
+	uint32_t first_seq;
+	unsigned frames;
+	int ls, hs;
+
+	CHECK(data != NULL);
+	rng_fill(data, size);
+	env_init(&e, 0, 1500, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40040, port);
+	gc.mss = 1000;
+	hs = open_outbound(&e, &gc, ls);
+	deliver1(&e, &gc);
+
+	/* 1. Frames dropped by the edge are sent again at the next chance, from the same seq. */
+	CHECK_EQ(send(hs, data, 8000, 0), 8000);
+	deadline = now_ms() + 2000;
+	while (!e.out.count && now_ms() < deadline)
+		env_poll(&e, 10);
+	frames = e.out.count;
+	CHECK(frames >= 1);
+	first_seq = gc.rcv_nxt;
+	tcp_flushed(e.t, 0, frames); /* the edge wrote nothing */
+	batch_reset(&e.out);
+	/* 2. No ACK from the guest: the retransmission timer sends them again. */
+	deadline = now_ms() + 3000;
+	while (gc.rx_len < 8000 && now_ms() < deadline) {
+		env_poll(&e, 20);
+		deliver1(&e, &gc);
+	}
+	CHECK_EQ(gc.rx_len, 8000);
+	CHECK(!memcmp(gc.rx, data, 8000));
+	CHECK_EQ(gc.rcv_nxt, first_seq + 8000);
+	CHECK(tcp_get_stats(e.t)->retrans_timeout >= 1);
+	CHECK(tcp_get_stats(e.t)->retrans_dropped >= 1);
+	g_ack(&e, &gc);
+	tcp_tap_batch_done(e.t, &e.out);
+	deliver1(&e, &gc);
+
+	/* 3. Lose one segment; three duplicate ACKs bring it back before any timeout. */
+	CHECK_EQ(send(hs, data + 8000, 5000, 0), 5000);
+	gc.drop_next = true;
+	deadline = now_ms() + 2000;
+	while (gc.gap_segs < 4 && now_ms() < deadline) {
+		env_poll(&e, 10);
+		deliver1(&e, &gc);
+	}
+	CHECK(gc.gap_segs >= 3);
+	{
+		unsigned i, before = tcp_get_stats(e.t)->retrans_fast;
+
+		for (i = 0; i < 3; i++)
+			g_ack(&e, &gc);
+		tcp_tap_batch_done(e.t, &e.out);
+		CHECK_EQ(tcp_get_stats(e.t)->retrans_fast, before + 1);
+		deliver1(&e, &gc);
+		CHECK_EQ(gc.rx_len, 9000); /* the lost head arrived */
+	}
+	/* Partial ACKs in recovery bring each following segment. */
+	deadline = now_ms() + 2000;
+	while (gc.rx_len < 13000 && now_ms() < deadline) {
+		g_ack(&e, &gc);
+		tcp_tap_batch_done(e.t, &e.out);
+		deliver1(&e, &gc);
+		env_poll(&e, 1);
+		deliver1(&e, &gc);
+	}
+	CHECK_EQ(gc.rx_len, 13000);
+	CHECK(!memcmp(gc.rx, data, 13000));
+	CHECK_EQ(tcp_get_stats(e.t)->retrans_timeout, 1); /* recovered without a timeout */
+
+	close(hs);
+	close(ls);
+	gconn_free(&gc);
+	env_free(&e);
+	free(data);
+}
+
+/* Malformed and unexpected segments. */
+static void test_malformed(int af)
+{
+	struct gconn gc, gx;
+	struct env e;
+	uint16_t port;
+	uint8_t payload[100];
+	int ls, hs;
+
+	memset(payload, 0xab, sizeof(payload));
+	env_init(&e, 0, 0, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40050, port);
+	hs = open_outbound(&e, &gc, ls);
+	deliver1(&e, &gc);
+
+	/* Bad checksum: dropped, nothing sent, counted. */
+	CHECK_EQ(g_xmit_raw(&e, &gc, gc.snd_nxt, gc.rcv_nxt, TCP_ACK, gc.wnd, payload, 100,
+			    XMIT_CORRUPT),
+		 -1);
+	tcp_tap_batch_done(e.t, &e.out);
+	CHECK_EQ(e.out.count, 0);
+	CHECK_EQ(tcp_get_stats(e.t)->bad_segments, 1);
+
+	/* Out of order (a gap): duplicate ACK, nothing written. */
+	g_xmit_raw(&e, &gc, gc.snd_nxt + 5000, gc.rcv_nxt, TCP_ACK, gc.wnd, payload, 100, 0);
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+	CHECK_EQ(tcp_get_stats(e.t)->out_of_order, 1);
+	/* Far out of window (2^31 away): the same. */
+	g_xmit_raw(&e, &gc, gc.snd_nxt + 0x80000000u, gc.rcv_nxt, TCP_ACK, gc.wnd, payload, 100, 0);
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+	/* Old duplicate: ACKed, not written again. */
+	g_send(&e, &gc, TCP_ACK, payload, 100);
+	tcp_tap_batch_done(e.t, &e.out);
+	deliver1(&e, &gc);
+	g_xmit_raw(&e, &gc, gc.snd_nxt - 100, gc.rcv_nxt, TCP_ACK, gc.wnd, payload, 100, 0);
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+	{
+		uint8_t buf[300];
+		ssize_t n;
+
+		usleep(20000);
+		n = recv(hs, buf, sizeof(buf), MSG_DONTWAIT);
+		CHECK_EQ(n, 100);
+	}
+	/* SYN on an established flow: a challenge ACK, the flow stays. */
+	g_xmit_raw(&e, &gc, (uint32_t)rng(), 0, TCP_SYN, gc.wnd, NULL, 0, XMIT_SYN_OPTS);
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.last_flags & (TCP_ACK | TCP_RST | TCP_SYN), TCP_ACK);
+	CHECK_EQ(tcp_flow_count(e.t), 1);
+	/* No flags at all: ignored. */
+	CHECK_EQ(g_xmit_raw(&e, &gc, gc.snd_nxt, 0, 0, gc.wnd, payload, 10, 0), 0);
+	tcp_tap_batch_done(e.t, &e.out);
+	CHECK_EQ(e.out.count, 0);
+
+	/* Segments for no flow: ACK -> RST seq=ACK; data without ACK -> RST|ACK; RST -> nothing. */
+	gconn_init(&gx, af, 40051, port);
+	g_xmit_raw(&e, &gx, 1000, 777777, TCP_ACK, 100, payload, 10, 0);
+	deliver1(&e, &gx);
+	CHECK(gx.rst);
+	CHECK_EQ(gx.last_flags, TCP_RST);
+	CHECK_EQ(gx.last_seq, 777777);
+	gx.rst = false;
+	g_xmit_raw(&e, &gx, 1000, 0, TCP_PSH, 100, payload, 10, 0);
+	deliver1(&e, &gx);
+	CHECK(gx.rst);
+	CHECK_EQ(gx.last_flags, TCP_RST | TCP_ACK);
+	g_xmit_raw(&e, &gx, 1000, 0, TCP_RST, 0, NULL, 0, 0);
+	CHECK_EQ(e.out.count, 0);
+	/* SYN|ACK to no flow: RST. */
+	g_xmit_raw(&e, &gx, 1000, 5, TCP_SYN | TCP_ACK, 100, NULL, 0, 0);
+	CHECK_EQ(e.out.count, 1);
+	batch_reset(&e.out);
+	CHECK_EQ(tcp_flow_count(e.t), 1);
+
+	/* RST from the guest, in window: the host peer sees a reset. */
+	g_xmit_raw(&e, &gc, gc.snd_nxt, 0, TCP_RST, 0, NULL, 0, 0);
+	CHECK_EQ(tcp_flow_count(e.t), 0);
+	{
+		char b;
+		ssize_t n = recv(hs, &b, 1, 0);
+
+		CHECK(n < 0 && errno == ECONNRESET);
+	}
+	close(hs);
+
+	/* RST from the host peer: RST to the guest. */
+	{
+		struct gconn g3;
+		struct linger lg = { 1, 0 };
+		uint64_t deadline = now_ms() + 2000;
+
+		gconn_init(&g3, af, 40052, port);
+		hs = open_outbound(&e, &g3, ls);
+		deliver1(&e, &g3);
+		setsockopt(hs, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(hs);
+		while (!g3.rst && now_ms() < deadline) {
+			env_poll(&e, 10);
+			deliver1(&e, &g3);
+		}
+		CHECK(g3.rst);
+		CHECK_EQ(tcp_flow_count(e.t), 0);
+		gconn_free(&g3);
+	}
+	close(ls);
+	gconn_free(&gc);
+	gconn_free(&gx);
+	env_free(&e);
+}
+
+/* Flow table full: the SYN beyond gets a RST, established flows keep working. */
+static void test_table_full(void)
+{
+	struct gconn g[3];
+	struct env e;
+	uint16_t port;
+	int ls, hs[2], i;
+	char buf[16];
+	uint64_t deadline;
+
+	env_init(&e, 2, 0, NULL);
+	ls = host_listen(AF_INET, &port);
+	for (i = 0; i < 2; i++) {
+		gconn_init(&g[i], AF_INET, (uint16_t)(40060 + i), port);
+		hs[i] = open_outbound(&e, &g[i], ls);
+		deliver1(&e, &g[i]);
+	}
+	CHECK_EQ(tcp_flow_count(e.t), 2);
+	gconn_init(&g[2], AF_INET, 40062, port);
+	CHECK_EQ(g_send(&e, &g[2], TCP_SYN, NULL, 0), 0);
+	deliver1(&e, &g[2]);
+	CHECK(g[2].rst);
+	CHECK_EQ(g[2].last_flags, TCP_RST | TCP_ACK);
+	CHECK_EQ(tcp_get_stats(e.t)->refused_full, 1);
+	CHECK_EQ(tcp_flow_count(e.t), 2);
+	/* Both established flows still carry data both ways. */
+	for (i = 0; i < 2; i++) {
+		ssize_t n;
+
+		g_send(&e, &g[i], TCP_ACK | TCP_PSH, "ping", 4);
+		tcp_tap_batch_done(e.t, &e.out);
+		deliver1(&e, &g[i]);
+		deadline = now_ms() + 2000;
+		while ((n = recv(hs[i], buf, sizeof(buf), 0)) < 0 && now_ms() < deadline)
+			usleep(1000);
+		CHECK_EQ(n, 4);
+		CHECK_EQ(send(hs[i], "pong", 4, 0), 4);
+		deadline = now_ms() + 2000;
+		while (g[i].rx_len < 4 && now_ms() < deadline) {
+			env_poll(&e, 10);
+			deliver1(&e, &g[i]);
+		}
+		CHECK_EQ(g[i].rx_len, 4);
+		CHECK(!memcmp(g[i].rx, "pong", 4));
+		close(hs[i]);
+		gconn_free(&g[i]);
+	}
+	gconn_free(&g[2]);
+	close(ls);
+	env_free(&e);
+}
+
+/* Inbound: a connection to a forwarded host port becomes a SYN to the guest. */
+static void test_inbound(int af)
+{
+	uint16_t hport = unused_port(af), gport = 8080;
+	struct fwd_set fs;
+	struct gconn gc;
+	struct env e;
+	uint64_t deadline;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char buf[64];
+	ssize_t n;
+	int cs;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.mode = FWD_SPEC;
+	fs.rule[0] = (struct fwd_rule){ .first = hport, .last = hport, .to_first = gport,
+					.af = af };
+	fs.count = 1;
+	env_init(&e, 0, 0, &fs);
+	gconn_init(&gc, af, gport, 0);
+
+	cs = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&ss, 0, sizeof(ss));
+	if (af == AF_INET) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+
+		sa->sin_family = AF_INET;
+		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sa->sin_port = htons(hport);
+		sl = sizeof(*sa);
+	} else {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+
+		sa->sin6_family = AF_INET6;
+		sa->sin6_addr = in6addr_loopback;
+		sa->sin6_port = htons(hport);
+		sl = sizeof(*sa);
+	}
+	CHECK_EQ(connect(cs, (struct sockaddr *)&ss, sl), 0);
+	sl = sizeof(ss);
+	getsockname(cs, (struct sockaddr *)&ss, &sl);
+	gc.rport = ntohs(af == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+				       : ((struct sockaddr_in6 *)&ss)->sin6_port);
+
+	deadline = now_ms() + 2000;
+	while (!gc.syn && now_ms() < deadline) {
+		env_poll(&e, 10);
+		deliver1(&e, &gc); /* matches only frames from the gateway to guest:8080 */
+	}
+	CHECK(gc.syn);
+	CHECK_EQ(gc.last_flags, TCP_SYN);
+	CHECK(gc.peer_mss > 0);
+	CHECK(gc.peer_ws >= 0);
+	/* SYN-ACK from the guest, then data both ways. */
+	gc.snd_nxt = gc.isn;
+	CHECK_EQ(g_xmit_raw(&e, &gc, gc.isn, gc.rcv_nxt, TCP_SYN | TCP_ACK, gc.wnd, NULL, 0,
+			    XMIT_SYN_OPTS),
+		 0);
+	gc.snd_nxt = gc.isn + 1;
+	deliver1(&e, &gc);
+	CHECK_EQ(gc.last_flags, TCP_ACK);
+	CHECK_EQ(gc.peer_ack, gc.isn + 1);
+	CHECK_EQ(tcp_get_stats(e.t)->opened_in, 1);
+
+	g_send(&e, &gc, TCP_ACK | TCP_PSH, "hello host", 10);
+	tcp_tap_batch_done(e.t, &e.out);
+	deliver1(&e, &gc);
+	n = recv(cs, buf, sizeof(buf), 0);
+	CHECK_EQ(n, 10);
+	CHECK(!memcmp(buf, "hello host", 10));
+	CHECK_EQ(send(cs, "hello guest", 11, 0), 11);
+	shutdown(cs, SHUT_WR);
+	deadline = now_ms() + 2000;
+	while (!gc.fin && now_ms() < deadline) {
+		env_poll(&e, 10);
+		deliver1(&e, &gc);
+	}
+	CHECK_EQ(gc.rx_len, 11);
+	CHECK(!memcmp(gc.rx, "hello guest", 11));
+	CHECK(gc.fin);
+	g_send(&e, &gc, TCP_ACK | TCP_FIN, NULL, 0);
+	tcp_tap_batch_done(e.t, &e.out);
+	deliver1(&e, &gc);
+	CHECK_EQ(recv(cs, buf, sizeof(buf), 0), 0);
+	CHECK_EQ(tcp_flow_count(e.t), 0);
+	close(cs);
+	gconn_free(&gc);
+	env_free(&e);
+}
+
+int main(void)
+{
+	int afs[2] = { AF_INET, AF_INET6 }, i;
+
+	log_init("test_tcp", getenv("TEST_TCP_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
+	for (i = 0; i < 2; i++) {
+		int af = afs[i];
+
+		if (getenv("TEST_ONLY_IGNORE")) { test_guest_ignores_window(af); continue; }
+		test_handshake_and_refused(af);
+		test_host_to_guest(af, 0, 8 << 20, 65535, 2);
+		test_host_to_guest(af, 1500, 2 << 20, 20000, -1);
+		test_guest_to_host(af, 0, 16 << 20, 0);
+		test_guest_to_host(af, 1500, 4 << 20, 0);
+		test_guest_to_host(af, 0, 16 << 20, 300);
+		test_guest_ignores_window(af);
+		test_retransmit(af);
+		test_malformed(af);
+		test_inbound(af);
+	}
+	test_table_full();
+	printf("test_tcp: %lu checks passed\n", checks);
+	return 0;
+}
