@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 #
 # Shared shell helpers for scripts/test, scripts/demo and scripts/bench (sourced, not run).
 #
@@ -13,6 +14,7 @@
 BPASST_ROOT=${BPASST_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 
 # Debian packages the build and the tests need (Debian 12 names).
+# shellcheck disable=SC2034 # used by scripts/test
 BPASST_PACKAGES=(
 	meson ninja-build pkg-config gcc clang llvm libbpf-dev bpftool libxdp-dev linux-libc-dev
 	libc6-dev libclang-rt-14-dev python3 python3-pytest python3-pytest-timeout iproute2
@@ -197,10 +199,10 @@ netns_pids() {
 
 # kill_pids PID...: SIGTERM, up to 5 s grace, then SIGKILL. By PID only.
 kill_pids() {
-	local p i alive
+	local p alive
 	[ "$#" -eq 0 ] && return 0
 	kill -TERM "$@" 2>/dev/null || true
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		alive=0
 		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
 		[ "$alive" -eq 0 ] && return 0

@@ -21,7 +21,7 @@ the case (Topology.close, run_cmd) instead of outliving the suite.
 
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import types
@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import helpers  # noqa: E402
 from helpers import Topology, ensure_user, UNPRIV_USER  # noqa: E402
 
+pytest_plugins = ["pytester"]  # test_harness.py runs an inner suite to check cleanup
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _open_topologies = []
 
@@ -41,7 +43,14 @@ def build_dir():
     return os.path.abspath(os.environ.get("BPASST_BUILD", os.path.join(REPO, "build")))
 
 
+def _sigterm(signum, frame):
+    # scripts/test bounds the suite with timeout(1): turn its SIGTERM into an interrupt, so that
+    # pytest writes its report and pytest_sessionfinish below still cleans up.
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def pytest_sessionstart(session):
+    signal.signal(signal.SIGTERM, _sigterm)
     helpers.enable_subreaper()
     if os.geteuid() == 0:
         helpers.sweep_stale_namespaces()

@@ -140,7 +140,6 @@ def kill_pids(pids, grace=5.0):
 
 
 _PR_SET_CHILD_SUBREAPER = 36
-_tracked_pids = set()  # pids of Proc objects not yet reaped
 
 
 def enable_subreaper():
@@ -155,14 +154,27 @@ def enable_subreaper():
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def reap_orphans(grace=5.0):
-    """Kill (by PID) and reap our children that no live Proc owns, with their descendants.
+def _popen_pids():
+    """Pids of every subprocess.Popen object alive in this interpreter (ours or a test's own)."""
+    import gc
+    return {o.pid for o in gc.get_objects() if isinstance(o, subprocess.Popen)}
 
-    Only meaningful after enable_subreaper(); returns the pids it killed.
+
+def reap_orphans(grace=5.0):
+    """Kill (by PID) and reap our children that no Popen object owns, with their descendants.
+
+    Such a child can only be an orphan re-parented to us (we are the subreaper): a daemon that
+    forked away from what we started, or the child of a process we killed.  Children that some
+    Popen object owns (a Proc, or a test's own subprocess) are left alone.  Only meaningful after
+    enable_subreaper(); returns the pids it killed.
     """
     me = os.getpid()
     tree = _children_map()
-    orphans = [p for p in tree.get(me, []) if p not in _tracked_pids]
+    kids = tree.get(me, [])
+    if not kids:
+        return []
+    owned = _popen_pids()
+    orphans = [p for p in kids if p not in owned]
     victims = []
     for p in orphans:
         victims.append(p)
@@ -199,7 +211,6 @@ class Proc:
             start_new_session=True,
         )
         self.pid = self.popen.pid
-        _tracked_pids.add(self.pid)
         self.stdin = self.popen.stdin
         self._reader = None
         if stdout == subprocess.PIPE:
@@ -231,10 +242,7 @@ class Proc:
             return "".join(self._buf)
 
     def _poll(self):
-        rc = self.popen.poll()
-        if rc is not None:
-            _tracked_pids.discard(self.pid)
-        return rc
+        return self.popen.poll()
 
     @property
     def returncode(self):
@@ -246,7 +254,6 @@ class Proc:
     def wait(self, timeout=30):
         """Wait for exit; return the exit status (raises subprocess.TimeoutExpired)."""
         rc = self.popen.wait(timeout=timeout)
-        _tracked_pids.discard(self.pid)
         if self._reader is not None:
             self._reader.join(timeout=5)
         return rc
@@ -564,7 +571,6 @@ class Topology:
         for p in self.procs:
             try:
                 p.popen.wait(timeout=5)
-                _tracked_pids.discard(p.pid)
             except subprocess.TimeoutExpired:
                 errors.append(RuntimeError(f"{p!r} survived SIGKILL"))
             if p._reader is not None:

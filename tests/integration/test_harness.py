@@ -7,7 +7,6 @@ looking for the namespaces and processes afterwards.
 """
 
 import os
-import re
 import subprocess
 import time
 
@@ -137,21 +136,51 @@ def test_cleanup_kills_processes_and_deletes_namespaces():
     t.close()  # idempotent
 
 
-def test_cleanup_after_failing_case_part1(topo, request):
-    # Record the names, then fail on purpose inside a nested check; the next case verifies that
-    # the fixture's teardown removed everything although this one raised.
-    request.config.cache_names = (topo.host, topo.remote)
-    topo.spawn(topo.host, ["sleep", "300"])
-    with pytest.raises(ZeroDivisionError):
-        raise ZeroDivisionError
+INNER_TESTS = """
+import json, os, time
+import pytest
+
+def record(topo, proc, name):
+    with open(os.path.join(os.environ["RECORD_DIR"], name), "w") as f:
+        json.dump({"ns": [topo.host, topo.remote], "pid": proc.pid}, f)
+
+def test_fails(topo):
+    p = topo.spawn(topo.host, ["sleep", "300"])
+    record(topo, p, "fails")
+    assert False, "this case fails on purpose"
+
+@pytest.mark.timeout(2)
+def test_times_out(topo):
+    p = topo.spawn(topo.host, ["sh", "-c", "trap '' TERM; sleep 300"])
+    record(topo, p, "times_out")
+    time.sleep(60)
+"""
 
 
-def test_cleanup_after_failing_case_part2(request):
-    names = getattr(request.config, "cache_names", None)
-    assert names, "part1 did not run before part2"
-    for ns in names:
-        assert not netns_exists(ns), f"namespace {ns} survived teardown"
-        assert not os.path.exists(f"/etc/netns/{ns}")
+def test_cleanup_after_failing_and_timed_out_cases(pytester, tmp_path):
+    # Run a small inner suite with our own conftest: one case fails, one hits its timeout. Their
+    # namespaces and processes must be gone afterwards all the same.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in ("conftest.py", "helpers.py", "pytest.ini"):
+        with open(os.path.join(here, name)) as f:
+            pytester.makefile(os.path.splitext(name)[1], **{os.path.splitext(name)[0]: f.read()})
+    pytester.makepyfile(test_inner=INNER_TESTS)
+    record_dir = tmp_path / "records"
+    record_dir.mkdir()
+    os.environ["RECORD_DIR"] = str(record_dir)
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=90)
+    finally:
+        del os.environ["RECORD_DIR"]
+    result.assert_outcomes(failed=2)
+    assert "Timeout" in result.stdout.str()
+    import json
+    for case in ("fails", "times_out"):
+        rec = json.loads((record_dir / case).read_text())
+        for ns in rec["ns"]:
+            assert not netns_exists(ns), f"{case}: namespace {ns} survived"
+            assert not os.path.exists(f"/etc/netns/{ns}")
+        assert not helpers._pid_alive(rec["pid"]), f"{case}: pid {rec['pid']} survived"
 
 
 def test_sigterm_then_sigkill():
@@ -200,3 +229,14 @@ def test_topology_close_kills_orphans_outside_namespace():
     assert helpers._pid_alive(pid)
     t.close()
     assert not helpers._pid_alive(pid), f"orphan {pid} outlived Topology.close()"
+
+
+def test_run_cmd_leaves_a_tests_own_children_alone():
+    # A case's own subprocess.Popen child is not an orphan: run_cmd must not kill it.
+    own = subprocess.Popen(["sleep", "30"])
+    try:
+        run_cmd(["true"], check=True)
+        assert own.poll() is None, "run_cmd killed a child that a Popen object owns"
+    finally:
+        own.kill()
+        own.wait()

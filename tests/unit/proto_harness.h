@@ -31,7 +31,7 @@ static unsigned long checks;
 	do {                                                                                       \
 		checks++;                                                                          \
 		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);  \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -72,10 +72,14 @@ HARNESS_FN uint64_t harness_rng(void)
 
 /* ---- Addresses (documentation ranges only) ---- */
 
-static __attribute__((unused)) const uint8_t guest_mac[BP_ETH_ALEN] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
-static __attribute__((unused)) const uint8_t our_mac[BP_ETH_ALEN] = { 0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55 };
-static __attribute__((unused)) const uint8_t bcast_mac[BP_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-static __attribute__((unused)) const uint8_t all_nodes_mac[BP_ETH_ALEN] = { 0x33, 0x33, 0, 0, 0, 1 };
+static const uint8_t guest_mac[BP_ETH_ALEN]
+	__attribute__((unused)) = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t our_mac[BP_ETH_ALEN]
+	__attribute__((unused)) = { 0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55 };
+static const uint8_t bcast_mac[BP_ETH_ALEN]
+	__attribute__((unused)) = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t all_nodes_mac[BP_ETH_ALEN]
+	__attribute__((unused)) = { 0x33, 0x33, 0, 0, 0, 1 };
 
 HARNESS_FN struct in_addr a4(const char *s)
 {
@@ -164,8 +168,8 @@ HARNESS_FN uint32_t get_be32(const uint8_t *p)
 }
 
 HARNESS_FN size_t build_udp4(uint8_t *buf, size_t cap, const uint8_t *eth_dst, struct in_addr src,
-			 struct in_addr dst, uint16_t sport, uint16_t dport, const void *payload,
-			 size_t len)
+			     struct in_addr dst, uint16_t sport, uint16_t dport,
+			     const void *payload, size_t len)
 {
 	struct frame_builder fb;
 	uint8_t *udp;
@@ -184,8 +188,8 @@ HARNESS_FN size_t build_udp4(uint8_t *buf, size_t cap, const uint8_t *eth_dst, s
 }
 
 HARNESS_FN size_t build_udp6(uint8_t *buf, size_t cap, const uint8_t *eth_dst,
-			 const struct in6_addr *src, const struct in6_addr *dst, uint16_t sport,
-			 uint16_t dport, const void *payload, size_t len)
+			     const struct in6_addr *src, const struct in6_addr *dst, uint16_t sport,
+			     uint16_t dport, const void *payload, size_t len)
 {
 	struct frame_builder fb;
 	uint8_t *udp;
@@ -205,8 +209,8 @@ HARNESS_FN size_t build_udp6(uint8_t *buf, size_t cap, const uint8_t *eth_dst,
 
 /* ICMPv6 message (type, code, zero checksum, then body) from src to dst with a hop limit. */
 HARNESS_FN size_t build_icmp6(uint8_t *buf, size_t cap, const uint8_t *eth_dst,
-			  const struct in6_addr *src, const struct in6_addr *dst, uint8_t hop,
-			  const void *msg, size_t len)
+			      const struct in6_addr *src, const struct in6_addr *dst, uint8_t hop,
+			      const void *msg, size_t len)
 {
 	struct frame_builder fb;
 
@@ -239,7 +243,7 @@ HARNESS_FN void check_sums(const struct frame *f)
 
 /* Answer i of the batch: parsed (it must parse), checksums verified, from our MAC. */
 HARNESS_FN const uint8_t *answer(const struct frame_batch *out, unsigned i, struct frame *f,
-			     size_t *len)
+				 size_t *len)
 {
 	size_t l;
 	const uint8_t *p = batch_frame(out, i, &l);
@@ -258,7 +262,7 @@ typedef int (*service_fn)(const struct config *c, struct guest_state *g, const s
 
 /* Parse a request (it must parse), reset the batch, hand it to the service: its return value. */
 HARNESS_FN int deliver(service_fn fn, const struct config *c, struct guest_state *g,
-		   struct frame_batch *out, const uint8_t *frame, size_t len)
+		       struct frame_batch *out, const uint8_t *frame, size_t len)
 {
 	struct frame f;
 
@@ -274,8 +278,8 @@ typedef void (*answer_check_fn)(const struct config *c, const struct frame *f);
 /* Run one damaged request (copied into a buffer of exactly its length, so that ASan sees any
  * read past it) through the service; any answer must be valid. */
 HARNESS_FN void deliver_damaged(service_fn fn, answer_check_fn check, const struct config *c,
-			    struct guest_state *g, struct frame_batch *out, const uint8_t *frame,
-			    size_t len, unsigned long *answered)
+				struct guest_state *g, struct frame_batch *out,
+				const uint8_t *frame, size_t len, unsigned long *answered)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	struct frame f;
@@ -303,8 +307,8 @@ HARNESS_FN void deliver_damaged(service_fn fn, answer_check_fn check, const stru
 
 /* Every truncation of a valid request: no crash, and no answer or a valid one. */
 HARNESS_FN void harness_truncations(service_fn fn, answer_check_fn check, const struct config *c,
-				struct guest_state *g, struct frame_batch *out, const uint8_t *frame,
-				size_t len)
+				    struct guest_state *g, struct frame_batch *out,
+				    const uint8_t *frame, size_t len)
 {
 	unsigned long answered = 0;
 	size_t cut;
@@ -317,8 +321,9 @@ HARNESS_FN void harness_truncations(service_fn fn, answer_check_fn check, const 
 /* Random damage to a valid request: bytes overwritten (most often inside the L4 payload, where the
  * service parses), sometimes cut short or extended with garbage; fixed count, fixed seed. */
 HARNESS_FN void harness_mutations(service_fn fn, answer_check_fn check, const struct config *c,
-			      struct guest_state *g, struct frame_batch *out, const uint8_t *frame,
-			      size_t len, size_t payload_off, unsigned iterations)
+				  struct guest_state *g, struct frame_batch *out,
+				  const uint8_t *frame, size_t len, size_t payload_off,
+				  unsigned iterations)
 {
 	static uint8_t buf[2048];
 	unsigned long answered = 0;
@@ -332,7 +337,7 @@ HARNESS_FN void harness_mutations(service_fn fn, answer_check_fn check, const st
 		for (k = 0; k < flips; k++) {
 			size_t span = payload_off < n ? n - payload_off : n;
 			size_t pos = (harness_rng() % 8) ? payload_off + harness_rng() % span
-							: harness_rng() % n;
+							 : harness_rng() % n;
 			uint64_t r = harness_rng();
 
 			if (pos >= n)

@@ -49,7 +49,7 @@ static void arp_answer_check(const struct config *c, const struct frame *f)
 	CHECK_EQ(get_be16(b + 20), BP_ARPOP_REPLY);
 	CHECK_MEM(b + 22, c->our_mac, 6);
 	CHECK(memcmp(b + 28, &c->ip4.addr, 4) != 0); /* never claims the guest's address */
-	CHECK_MEM(b, b + 32, 6);			     /* Ethernet dst == tha */
+	CHECK_MEM(b, b + 32, 6); /* Ethernet dst == tha */
 }
 
 static void test_gateway_reply_bytes(void)
@@ -108,7 +108,8 @@ static void test_any_address(void)
 		struct in_addr t = a4(targets[i]);
 		struct frame f;
 		const uint8_t *p;
-		size_t len = arp_request(req, bcast_mac, BP_ARPOP_REQUEST, "192.0.2.10", targets[i]);
+		size_t len =
+			arp_request(req, bcast_mac, BP_ARPOP_REQUEST, "192.0.2.10", targets[i]);
 
 		CHECK_EQ(deliver(arp_recv, &conf, &guest, &out, req, len), 1);
 		CHECK_EQ(out.count, 1);
@@ -122,7 +123,8 @@ static void test_any_address(void)
 	{
 		struct frame f;
 		const uint8_t *p;
-		size_t len = arp_request(req, bcast_mac, BP_ARPOP_REQUEST, "192.0.2.77", "192.0.2.1");
+		size_t len =
+			arp_request(req, bcast_mac, BP_ARPOP_REQUEST, "192.0.2.77", "192.0.2.1");
 
 		CHECK_EQ(deliver(arp_recv, &conf, &guest, &out, req, len), 1);
 		CHECK_EQ(out.count, 1);

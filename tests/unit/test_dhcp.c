@@ -230,8 +230,8 @@ static void test_discover_offer(void)
 {
 	uint8_t msg[600];
 	/* udhcpc-like: client id, parameter request list, max size 576 */
-	static const uint8_t extra[] = { 61, 7, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 55, 7, 1,
-					 3, 6, 12, 15, 28, 119, 57, 2, 0x02, 0x40 };
+	static const uint8_t extra[] = { 61, 7, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 55,   7,
+					 1,  3, 6, 12,	 15,   28,   119,  57,	 2,    0x02, 0x40 };
 	struct reply r;
 	size_t len = dhcp_msg(msg, DISCOVER, 0, NULL, extra, sizeof(extra));
 
@@ -241,11 +241,11 @@ static void test_discover_offer(void)
 	CHECK_MEM(r.f.dst_mac, guest_mac, 6);
 	CHECK_IP4(&r.f.src.v4, "192.0.2.1");
 	CHECK_IP4(&r.f.dst.v4, "255.255.255.255");
-	CHECK_IP4(r.m + 12, "0.0.0.0");	 /* ciaddr */
+	CHECK_IP4(r.m + 12, "0.0.0.0"); /* ciaddr */
 	CHECK_IP4(r.m + 16, "192.0.2.10"); /* yiaddr */
-	CHECK_IP4(r.m + 20, "0.0.0.0");	 /* siaddr */
-	CHECK_IP4(r.m + 24, "0.0.0.0");	 /* giaddr */
-	CHECK_EQ(get_be16(r.m + 10), 0);   /* flags */
+	CHECK_IP4(r.m + 20, "0.0.0.0"); /* siaddr */
+	CHECK_IP4(r.m + 24, "0.0.0.0"); /* giaddr */
+	CHECK_EQ(get_be16(r.m + 10), 0); /* flags */
 	CHECK_EQ(r.opt[53][0], OFFER);
 	check_opt_ip4(&r, 54, "192.0.2.1");
 	check_config_opts(&r, true);
@@ -538,11 +538,11 @@ static void test_domain_encode(void)
 	char name[300];
 
 	CHECK_EQ(dhcp_domain_encode("example.com", w, sizeof(w)), 13);
-	CHECK_MEM(w, "\x07" "example" "\x03" "com" "\x00", 13);
+	CHECK_MEM(w, "\7example\3com", 13); /* with the string's NUL: the root label */
 	CHECK_EQ(dhcp_domain_encode("example.com.", w, sizeof(w)), 13);
-	CHECK_MEM(w, "\x07" "example" "\x03" "com" "\x00", 13);
+	CHECK_MEM(w, "\7example\3com", 13); /* with the string's NUL: the root label */
 	CHECK_EQ(dhcp_domain_encode("lan", w, sizeof(w)), 5);
-	CHECK_MEM(w, "\x03" "lan" "\x00", 5);
+	CHECK_MEM(w, "\3lan", 5);
 	CHECK_EQ(dhcp_domain_encode("lan", w, 5), 5);
 	CHECK_EQ(dhcp_domain_encode("lan", w, 4), -1);
 	CHECK_EQ(dhcp_domain_encode("", w, sizeof(w)), -1);
@@ -610,7 +610,10 @@ static void test_ignored(void)
 	len = dhcp_msg(msg, 0, 0, NULL, (const uint8_t *)"\x35\x02\x01\x01", 4);
 	expect_ignored(msg, len);
 	/* an option that runs past the message (its length lies) */
-	len = dhcp_msg(msg, DISCOVER, 0, NULL, (const uint8_t *)"\x0c\xff" "abc", 5);
+	len = dhcp_msg(msg, DISCOVER, 0, NULL,
+		       (const uint8_t *)"\x0c\xff"
+					"abc",
+		       5);
 	expect_ignored(msg, len);
 	/* an option code as the last byte, without a length */
 	len = dhcp_msg(msg, DISCOVER, 0, NULL, NULL, 0);
@@ -646,13 +649,14 @@ static void test_ignored(void)
 
 	/* other ports, other protocols: not ours */
 	len = dhcp_msg(msg, DISCOVER, 0, NULL, NULL, 0);
-	flen = build_udp4(frame, sizeof(frame), bcast_mac, a4("0.0.0.0"), a4("255.255.255.255"),
-			  68, 68, msg, len);
+	flen = build_udp4(frame, sizeof(frame), bcast_mac, a4("0.0.0.0"), a4("255.255.255.255"), 68,
+			  68, msg, len);
 	CHECK_EQ(deliver(dhcp_recv, &conf, &guest, &out, frame, flen), 0);
-	flen = build_udp4(frame, sizeof(frame), bcast_mac, a4("0.0.0.0"), a4("255.255.255.255"),
-			  67, 53, msg, len);
+	flen = build_udp4(frame, sizeof(frame), bcast_mac, a4("0.0.0.0"), a4("255.255.255.255"), 67,
+			  53, msg, len);
 	CHECK_EQ(deliver(dhcp_recv, &conf, &guest, &out, frame, flen), 0);
-	flen = build_icmp6(frame, sizeof(frame), our_mac, &base.ip6.gw, &base.ip6.gw, 255, msg, len);
+	flen = build_icmp6(frame, sizeof(frame), our_mac, &base.ip6.gw, &base.ip6.gw, 255, msg,
+			   len);
 	CHECK_EQ(deliver(dhcp_recv, &conf, &guest, &out, frame, flen), 0);
 	CHECK_EQ(out.count, 0);
 }
@@ -678,10 +682,11 @@ static void dhcp_answer_check(const struct config *c, const struct frame *f)
 
 static void test_damage(void)
 {
-	static const uint8_t discover_opts[] = { 61, 7, 1, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
-						 55, 4, 1, 3, 6, 119, 57, 2, 0x05, 0xdc, 80, 0 };
-	static const uint8_t request_opts[] = { 50, 4, 192, 0, 2, 10, 54, 4, 192, 0, 2, 1,
-						55, 3, 1, 3, 6, 12, 4, 'h', 'o', 's', 't' };
+	static const uint8_t discover_opts[] = { 61,   7,    1,	 0x52, 0x54, 0x00, 0x12,
+						 0x34, 0x56, 55, 4,    1,    3,	   6,
+						 119,  57,   2,	 0x05, 0xdc, 80,   0 };
+	static const uint8_t request_opts[] = { 50, 4, 192, 0, 2, 10, 54, 4,   192, 0,	 2,  1,
+						55, 3, 1,   3, 6, 12, 4,  'h', 'o', 's', 't' };
 	uint8_t msg[600], frame[1600];
 	size_t len, flen;
 

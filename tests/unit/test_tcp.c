@@ -14,7 +14,8 @@
  * guest's window never exceeded, our advertised window respected and nothing refused); the window
  * closing when the host peer stops reading and the window update when it reads again; a guest
  * ignoring the window (short write, tail area, nothing lost or duplicated); half-close both ways
- * and the flow freed; RST both ways; retransmission on timeout, after dropped frames and on three
+ * and the flow freed (the host peer sees a FIN, never a RST: no unread bytes left at close); RST
+ * both ways; retransmission on timeout, after dropped frames and on three
  * duplicate ACKs; malformed segments (bad checksum, ACK or data to no flow, out-of-window data);
  * flow table full (RST, established flows unaffected); an inbound connection through a -t
  * forward (SYN to the guest from the gateway address, translated port, data both ways).
@@ -443,6 +444,16 @@ static uint16_t unused_port(int af)
 	return port;
 }
 
+/* The connection of fd was reset (SO_ERROR set), rather than closed with a FIN. */
+static bool host_saw_reset(int fd)
+{
+	socklen_t sl = sizeof(int);
+	int e = 0;
+
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl);
+	return e != 0;
+}
+
 static void set_nonblock(int fd)
 {
 	CHECK(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
@@ -600,6 +611,8 @@ static void test_host_to_guest(int af, int mtu, size_t size, uint16_t guest_wnd,
 		char b;
 
 		CHECK_EQ(recv(hs, &b, 1, 0), 0); /* the guest's FIN reached the host peer */
+		usleep(20000);
+		CHECK(!host_saw_reset(hs));
 	}
 	close(hs);
 	close(ls);
@@ -868,6 +881,87 @@ static void test_retransmit(int af)
 	free(data);
 }
 
+/* Half-close, the host peer first: it sends and shuts down its side, then keeps reading what the
+ * guest still sends after the FIN; the guest's last segments acknowledge everything at once. The
+ * host peer must read all of it and a clean end of stream, never a reset. */
+static void test_half_close_host_first(int af)
+{
+	size_t down = 300000, up = 200000;
+	uint8_t *data = malloc(up), *got = malloc(up + 1);
+	uint64_t deadline;
+	struct gconn gc;
+	struct env e;
+	size_t got_len = 0, written = 0;
+	uint16_t port;
+	int ls, hs;
+	ssize_t n;
+
+	CHECK(data && got);
+	rng_fill(data, up);
+	env_init(&e, 0, 0, NULL);
+	ls = host_listen(af, &port);
+	gconn_init(&gc, af, 40070, port);
+	gc.ws = 4; /* a 1 MiB window: all of it arrives without an ACK */
+	hs = open_outbound(&e, &gc, ls);
+	deliver1(&e, &gc);
+	/* Host -> guest, then the host's FIN; the guest receives it all but does not ACK yet. */
+	deadline = now_ms() + 5000;
+	while (!gc.fin && now_ms() < deadline) {
+		if (written < down) {
+			static uint8_t zeros[65536];
+			size_t chunk = down - written < sizeof(zeros) ? down - written : sizeof(zeros);
+
+			n = send(hs, zeros, chunk, MSG_DONTWAIT);
+			if (n > 0)
+				written += (size_t)n;
+			if (written == down)
+				shutdown(hs, SHUT_WR);
+		}
+		env_poll(&e, 5);
+		deliver1(&e, &gc);
+	}
+	CHECK(gc.fin);
+	CHECK_EQ(gc.rx_len, down);
+	/* The guest sends its data and FIN, every segment acknowledging all of the above. */
+	{
+		uint32_t off = 0;
+
+		while (off < up) {
+			uint32_t m = up - off < 60000 ? (uint32_t)(up - off) : 60000;
+
+			CHECK_EQ(g_send(&e, &gc, TCP_ACK, data + off, m), 0);
+			off += m;
+		}
+		CHECK_EQ(g_send(&e, &gc, TCP_ACK | TCP_FIN, NULL, 0), 0);
+		tcp_tap_batch_done(e.t, &e.out);
+		deliver1(&e, &gc);
+	}
+	CHECK_EQ(gc.peer_ack, gc.snd_nxt);
+	CHECK_EQ(tcp_flow_count(e.t), 0);
+	deadline = now_ms() + 2000;
+	for (;;) {
+		n = recv(hs, got + got_len, up + 1 - got_len, MSG_DONTWAIT);
+		if (n > 0) {
+			got_len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			break;
+		CHECK(errno == EAGAIN); /* ECONNRESET here: the close turned into a reset */
+		CHECK(now_ms() < deadline);
+		usleep(1000);
+	}
+	CHECK_EQ(got_len, up);
+	CHECK(!memcmp(got, data, up));
+	CHECK(!host_saw_reset(hs));
+	close(hs);
+	close(ls);
+	gconn_free(&gc);
+	env_free(&e);
+	free(data);
+	free(got);
+}
+
 /* Malformed and unexpected segments. */
 static void test_malformed(int af)
 {
@@ -1120,6 +1214,8 @@ static void test_inbound(int af)
 	deliver1(&e, &gc);
 	CHECK_EQ(recv(cs, buf, sizeof(buf), 0), 0);
 	CHECK_EQ(tcp_flow_count(e.t), 0);
+	usleep(20000);
+	CHECK(!host_saw_reset(cs)); /* closed with a FIN, not a RST */
 	close(cs);
 	gconn_free(&gc);
 	env_free(&e);
@@ -1141,6 +1237,7 @@ int main(void)
 		test_guest_to_host(af, 1500, 4 << 20, 0);
 		test_guest_to_host(af, 0, 16 << 20, 300);
 		test_guest_ignores_window(af);
+		test_half_close_host_first(af);
 		test_retransmit(af);
 		test_malformed(af);
 		test_inbound(af);

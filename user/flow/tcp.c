@@ -281,6 +281,7 @@ bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *ou
 		return false;
 	if (c->rcv_acked != c->rcv_nxt || (c->flags & TCP_F_ACK_DUE))
 		tcp_send_ack(t, idx, out); /* the last ACK, for the guest's FIN */
+	/* Bytes left unread in the socket would make close() send a RST instead of a FIN. */
 	tcp_conn_close(t, idx, TCP_CLOSE_QUIET, NULL);
 	return true;
 }
@@ -386,7 +387,7 @@ void tcp_conn_connected(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out
 	}
 	c->flags &= ~TCP_F_CONNECTING;
 	c->flags |= TCP_F_SYN_SENT;
-	c->rcv_wnd = tcp_wnd_free(t, c);
+	c->rcv_wnd = tcp_wnd_free(t, c, NULL);
 	c->snd_nxt = c->isn + 1;
 	c->snd_max = c->snd_nxt;
 	tcp_send_ctl(t, idx, c->isn, TCP_SYN | TCP_ACK, out);
@@ -490,7 +491,7 @@ static void tcp_ack_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 		c->retries = 0;
 		c->rto = TCP_RTO_INIT_MS;
 		c->rto_at = 0;
-		if (c->snd_una != c->snd_nxt)
+		if (c->snd_una != c->snd_max)
 			tcp_rto_start(t, c, c->rto);
 		if (c->flags & TCP_F_RECOVERY) {
 			if (SEQ_GE(ack, c->recover))
@@ -526,8 +527,16 @@ static void tcp_data_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_
 	uint32_t seq = s->seq, len = (uint32_t)s->len, off = 0;
 	bool fin = s->flags & TCP_FIN;
 
-	if (!len && !fin)
+	if (!len && !fin) {
+		/* A pure ACK is acceptable at rcv_nxt only; anything else (the guest's zero
+		 * window probe is rcv_nxt - 1) gets an ACK with the window as it is now. */
+		if (s->seq != c->rcv_nxt) {
+			tcp_wnd_refresh(t, c);
+			tcp_send_ack(t, idx, out);
+			tcp_epoll_update(t, idx);
+		}
 		return;
+	}
 	if (c->flags & TCP_F_TAP_FIN) {
 		tcp_send_ack(t, idx, out); /* retransmitted FIN, or data after it */
 		return;
@@ -563,8 +572,9 @@ static void tcp_data_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_
 		c->rcv_nxt += (uint32_t)n;
 		if ((uint32_t)n < len - off) {
 			t->st.tail_refused += len - off - (uint32_t)n;
-			tcp_epoll_update(t, idx);
+			tcp_wnd_refresh(t, c);
 			tcp_send_ack(t, idx, out);
+			tcp_epoll_update(t, idx);
 			return; /* the FIN, if any, comes again with the rest */
 		}
 	}
@@ -664,6 +674,8 @@ int tcp_tap_recv(struct tcp_ctx *t, const struct frame *f, struct frame_batch *o
 	uint32_t idx;
 	int af;
 
+	if (t->c->no_tcp)
+		return 0;
 	if (tcp_tap_parse(f, &s) < 0) {
 		t->st.bad_segments++;
 		return -1;
@@ -692,6 +704,8 @@ void tcp_tap_batch_done(struct tcp_ctx *t, struct frame_batch *out)
 {
 	unsigned i;
 
+	if (!t || !t->deferred_count)
+		return;
 	t->now = tcp_now_ms();
 	for (i = 0; i < t->deferred_count; i++) {
 		uint32_t idx = t->deferred[i];
@@ -825,6 +839,17 @@ void tcp_free(struct tcp_ctx *t)
 	free(t->scratch);
 	free(t->discard);
 	free(t);
+}
+
+void tcp_guest_gone(struct tcp_ctx *t)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = t->ft.count; i-- > 0;)
+		tcp_conn_close(t, flow_nth(&t->ft, i), TCP_CLOSE_RST_HOST, NULL);
+	t->deferred_count = t->starved_count = t->rec_count = 0;
 }
 
 unsigned tcp_flow_count(const struct tcp_ctx *t)

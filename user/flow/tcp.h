@@ -65,6 +65,9 @@ void tcp_listen_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct
 /* The edge wrote frames [0, written) of the `total` committed in out and dropped the rest. */
 void tcp_flushed(struct tcp_ctx *t, unsigned written, unsigned total);
 
+/* The guest went away (qemu disconnected): reset every connection towards the host. */
+void tcp_guest_gone(struct tcp_ctx *t);
+
 unsigned tcp_flow_count(const struct tcp_ctx *t);
 const struct tcp_stats *tcp_get_stats(const struct tcp_ctx *t);
 

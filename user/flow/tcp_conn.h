@@ -60,6 +60,7 @@ enum tcp_flag {
 	TCP_F_STARVED = 1 << 12, /* in the starved list: found the batch full */
 	TCP_F_WND_WATCH = 1 << 13, /* small window advertised: EPOLLOUT for an update */
 	TCP_F_RECOVERY = 1 << 14, /* fast retransmit done, until snd_una passes recover */
+	TCP_F_RDHUP = 1 << 15, /* the socket reported the peer's FIN: peek until end of stream */
 };
 
 struct tcp_conn {
@@ -154,7 +155,7 @@ void tcp_conn_connected(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out
 /* tcp_sock.c */
 void tcp_epoll_update(struct tcp_ctx *t, uint32_t idx);
 bool tcp_sock_consume(struct tcp_conn *c);
-uint32_t tcp_wnd_free(struct tcp_ctx *t, struct tcp_conn *c);
+uint32_t tcp_wnd_free(struct tcp_ctx *t, struct tcp_conn *c, uint32_t *sndbuf_out);
 uint16_t tcp_wnd_field(struct tcp_conn *c);
 void tcp_wnd_refresh(struct tcp_ctx *t, struct tcp_conn *c);
 void tcp_data_to_tap(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);

@@ -29,12 +29,12 @@
 
 /* ---- Socket helpers ---- */
 
-static void tcp_epoll_set(struct tcp_ctx *t, uint32_t idx, uint32_t events)
+static void tcp_epoll_set(struct tcp_ctx *t, uint32_t idx, uint32_t events, bool force)
 {
 	struct tcp_conn *c = &t->conn[idx];
 	struct epoll_event ev;
 
-	if (c->events == events)
+	if (c->events == events && !force)
 		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = events;
@@ -56,7 +56,12 @@ void tcp_epoll_update(struct tcp_ctx *t, uint32_t idx)
 		ev = EPOLLOUT | EPOLLET;
 	else if (c->tail.area != TCP_TAIL_NONE || (c->flags & TCP_F_WND_WATCH))
 		ev |= EPOLLOUT;
-	tcp_epoll_set(t, idx, ev);
+	/* Waiting to reopen a small window: modify even when the mask is the same. The kernel
+	 * wakes EPOLLOUT only after a write found the socket full (SOCK_NOSPACE); re-polling it
+	 * sets that when the socket is not writable, so the next drain below the threshold
+	 * (a third of the send buffer free) brings an edge; and when it is writable, the edge
+	 * comes at once. */
+	tcp_epoll_set(t, idx, ev, c->flags & TCP_F_WND_WATCH);
 }
 
 /* Consume acknowledged bytes from the socket's receive queue. false on a socket error. */
@@ -94,31 +99,39 @@ static void tcp_peek_off_set(struct tcp_ctx *t, uint32_t idx, uint32_t off)
 }
 
 /* What the socket can take now, as a window for the guest (bytes, a multiple of 1 << ws). */
-uint32_t tcp_wnd_free(struct tcp_ctx *t, struct tcp_conn *c)
+uint32_t tcp_wnd_free(struct tcp_ctx *t, struct tcp_conn *c, uint32_t *sndbuf_out)
 {
-	uint32_t mi[SK_MEMINFO_VARS];
+	uint32_t mi[SK_MEMINFO_VARS], sndbuf;
 	socklen_t sl = sizeof(mi);
 	uint64_t free_b, cap;
 
+	(void)t;
+	if (sndbuf_out)
+		*sndbuf_out = 0;
 	if (c->flags & TCP_F_TAP_FIN)
 		return 0;
 	if (getsockopt(c->sock, SOL_SOCKET, SO_MEMINFO, mi, &sl) < 0 ||
 	    sl < sizeof(uint32_t) * (SK_MEMINFO_WMEM_QUEUED + 1)) {
-		int sndbuf = 0, outq = 0;
-		socklen_t il = sizeof(sndbuf);
+		/* No SO_MEMINFO: SO_SNDBUF (the kernel's budget, overhead included) less the
+		 * bytes queued, halved for the overhead. */
+		int sb = 0, outq = 0;
+		socklen_t il = sizeof(sb);
 
-		if (getsockopt(c->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, &il) < 0 ||
+		if (getsockopt(c->sock, SOL_SOCKET, SO_SNDBUF, &sb, &il) < 0 ||
 		    ioctl(c->sock, SIOCOUTQ, &outq) < 0)
 			return 0;
-		free_b = sndbuf > outq ? (uint64_t)(sndbuf - outq) / 2 : 0;
+		sndbuf = sb > 0 ? (uint32_t)sb : 0;
+		free_b = sb > outq ? (uint64_t)(sb - outq) / 2 : 0;
 	} else {
-		uint32_t sndbuf = mi[SK_MEMINFO_SNDBUF], queued = mi[SK_MEMINFO_WMEM_QUEUED];
+		uint32_t queued = mi[SK_MEMINFO_WMEM_QUEUED];
 
+		sndbuf = mi[SK_MEMINFO_SNDBUF];
 		free_b = sndbuf > queued ? sndbuf - queued : 0;
-		free_b -= free_b / 8;
+		free_b -= free_b / 8; /* per-buffer overhead counts against the budget too */
 	}
+	if (sndbuf_out)
+		*sndbuf_out = sndbuf;
 	free_b = free_b > c->tail.len ? free_b - c->tail.len : 0;
-	(void)t;
 	cap = (uint64_t)0xffff << c->ws_to_tap;
 	if (free_b > cap)
 		free_b = cap;
@@ -136,19 +149,26 @@ uint16_t tcp_wnd_field(struct tcp_conn *c)
 		w = 0xffffu << c->ws_to_tap;
 	c->rcv_acked = c->rcv_nxt;
 	c->rcv_wnd = w & ~((1u << c->ws_to_tap) - 1);
+	if (c->rcv_wnd < c->mss)
+		c->flags |= TCP_F_WND_WATCH; /* closed: reopen it when the socket drains */
 	return (uint16_t)(w >> c->ws_to_tap);
 }
 
 /* Advertise a fresh window: what the socket can take, never pulling the right edge back. */
 void tcp_wnd_refresh(struct tcp_ctx *t, struct tcp_conn *c)
 {
-	uint32_t w = tcp_wnd_free(t, c), edge = c->rcv_acked + c->rcv_wnd;
+	uint32_t sndbuf, w = tcp_wnd_free(t, c, &sndbuf), edge = c->rcv_acked + c->rcv_wnd;
+	uint32_t small = 4u * c->mss;
 
+	if (small > sndbuf / 4)
+		small = sndbuf / 4;
 	if (SEQ_LT(c->rcv_nxt + w, edge))
 		w = SEQ_GT(edge, c->rcv_nxt) ? edge - c->rcv_nxt : 0;
 	c->rcv_acked = c->rcv_nxt;
 	c->rcv_wnd = w;
-	if (w < 4u * c->mss)
+	/* A small window: watch EPOLLOUT to reopen it (the socket is writable again once a
+	 * third of its buffer is free, which always makes the window larger than this). */
+	if (w < small || !w)
 		c->flags |= TCP_F_WND_WATCH;
 	else
 		c->flags &= ~TCP_F_WND_WATCH;
@@ -262,8 +282,10 @@ void tcp_data_to_tap(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 			c->snd_max = c->snd_nxt;
 		if (!c->rto_at)
 			tcp_rto_start(t, c, c->rto);
-		/* Less than asked for: the socket is drained until the next edge. */
-		if ((uint32_t)n < room && (size_t)n < (size_t)slots * c->mss)
+		/* Less than asked for: the socket is drained until the next edge, unless its end
+		 * of stream was reported already (then the next peek finds it). */
+		if ((uint32_t)n < room && (size_t)n < (size_t)slots * c->mss &&
+		    !(c->flags & TCP_F_RDHUP))
 			return;
 	}
 }
@@ -331,9 +353,8 @@ static void tcp_sock_writable(struct tcp_ctx *t, uint32_t idx, struct frame_batc
 		return;
 	}
 	old_edge = c->rcv_acked + c->rcv_wnd;
-	w = tcp_wnd_free(t, c);
-	if (SEQ_GT(c->rcv_nxt + w, old_edge) &&
-	    (c->rcv_nxt + w - old_edge >= 2u * c->mss || c->rcv_wnd < c->mss)) {
+	w = tcp_wnd_free(t, c, NULL);
+	if (SEQ_GT(c->rcv_nxt + w, old_edge)) {
 		tcp_wnd_refresh(t, c);
 		tcp_send_ack(t, idx, out);
 		t->st.window_updates++;
@@ -369,7 +390,7 @@ static void tcp_conn_timeout(struct tcp_ctx *t, uint32_t idx, struct frame_batch
 		tcp_rto_start(t, c, TCP_SYN_RTO_MS << c->retries);
 		return;
 	}
-	if (c->snd_una != c->snd_nxt) {
+	if (c->snd_una != c->snd_max) {
 		if (++c->retries > TCP_RETRIES_MAX) {
 			debug("TCP: flow %u: too many retransmissions", idx);
 			tcp_conn_close(t, idx, TCP_CLOSE_RST_TAP | TCP_CLOSE_RST_HOST, out);
@@ -463,6 +484,8 @@ void tcp_sock_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct f
 		if (!flow_in_use(&t->ft, index))
 			return;
 	}
+	if (events & (EPOLLRDHUP | EPOLLHUP))
+		c->flags |= TCP_F_RDHUP;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
 		tcp_data_to_tap(t, index, out);
 	if (!flow_in_use(&t->ft, index))
@@ -584,7 +607,7 @@ static void tcp_conn_from_host(struct tcp_ctx *t, const struct fwd_listener *l, 
 	c->mss = (uint16_t)(mtu - (l->af == AF_INET ? 40 : 60));
 	c->ws_to_tap = t->ws;
 	tcp_sock_setup(t, sock, l->af);
-	c->rcv_wnd = tcp_wnd_free(t, c);
+	c->rcv_wnd = tcp_wnd_free(t, c, NULL);
 	c->snd_nxt = c->snd_max = c->isn + 1;
 	t->st.opened_in++;
 	tcp_send_ctl(t, idx, c->isn, TCP_SYN, out);
@@ -626,6 +649,8 @@ void tcp_flushed(struct tcp_ctx *t, unsigned written, unsigned total)
 {
 	unsigned i;
 
+	if (!t)
+		return;
 	(void)total;
 	for (i = 0; i < t->rec_count; i++) {
 		const struct tcp_frame_rec *r = &t->recs[i];

@@ -161,7 +161,8 @@ static int dhcp_options_parse(const struct pkt *msg, struct dhcp_request *rq)
 		}
 		data = pkt_at(msg, off + 2, len);
 		if (!data) {
-			debug("DHCP: option %u of length %u runs past the message, dropped", code, len);
+			debug("DHCP: option %u of length %u runs past the message, dropped", code,
+			      len);
 			return -1;
 		}
 		switch (code) {
@@ -252,7 +253,8 @@ static struct in_addr dhcp_server_id(const struct config *c)
 
 	if (c->ip4.have_gw && c->ip4.gw.s_addr)
 		return c->ip4.gw;
-	if (c->ip4.map_host_loopback.s_addr && c->ip4.map_host_loopback.s_addr != c->ip4.addr.s_addr)
+	if (c->ip4.map_host_loopback.s_addr &&
+	    c->ip4.map_host_loopback.s_addr != c->ip4.addr.s_addr)
 		return c->ip4.map_host_loopback;
 	net = ntohl(c->ip4.addr.s_addr & mask.s_addr);
 	id.s_addr = htonl(net + 1);
@@ -274,8 +276,8 @@ static void dhcp_opts_domains(const struct config *c, struct dhcp_opts *o)
 		int n = dhcp_domain_encode(c->search[i], list + len, sizeof(list) - len);
 
 		if (n < 0) {
-			debug("DHCP: search domain '%.*s' does not encode, skipped", CONF_DOMAIN_MAX,
-			      c->search[i]);
+			debug("DHCP: search domain '%.*s' does not encode, skipped",
+			      CONF_DOMAIN_MAX, c->search[i]);
 			continue;
 		}
 		if (!first)
@@ -316,8 +318,8 @@ static void dhcp_opts_domains(const struct config *c, struct dhcp_opts *o)
 }
 
 /* Everything but the message type and server identifier, for OFFER and ACK. */
-static void dhcp_opts_config(const struct config *c, const struct dhcp_request *rq,
-			     uint8_t type, struct dhcp_opts *o)
+static void dhcp_opts_config(const struct config *c, const struct dhcp_request *rq, uint8_t type,
+			     struct dhcp_opts *o)
 {
 	struct in_addr mask = dhcp_netmask(c);
 	bool put = true;

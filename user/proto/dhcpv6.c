@@ -92,8 +92,8 @@ enum dhcpv6_status {
 #define DHCPV6_HOP_LIMIT 255
 #define DHCPV6_PAYLOAD_MAX (1280 - 40 - 8) /* reply within the IPv6 minimum MTU */
 
-static const struct in6_addr dhcpv6_all_servers = { { { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-							0, 1, 0, 2 } } };
+static const struct in6_addr dhcpv6_all_servers = { { { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+							1, 0, 2 } } };
 
 /* One IA_NA of the request. */
 struct dhcpv6_ia {
@@ -506,7 +506,7 @@ int dhcpv6_recv(const struct config *c, struct guest_state *g, const struct fram
 	    f->dport != BP_DHCPV6_SERVER_PORT)
 		return 0;
 	for_us = !memcmp(&f->dst.v6, &dhcpv6_all_servers, sizeof(f->dst.v6)) ||
-		 (our_ll && !memcmp(&f->dst.v6, our_ll, sizeof(f->dst.v6)));
+		(our_ll && !memcmp(&f->dst.v6, our_ll, sizeof(f->dst.v6)));
 	if (!for_us)
 		return 0;
 	if (c->no_dhcpv6 || !c->ip6.enabled)
@@ -554,9 +554,11 @@ int dhcpv6_recv(const struct config *c, struct guest_state *g, const struct fram
 			debug("DHCPv6: CONFIRM without addresses, not answered (RFC 8415 18.3.3)");
 			break;
 		}
-		info("DHCPv6: CONFIRM, sending REPLY (%s)", rq.addr_not_ours ? "NotOnLink" : "Success");
+		info("DHCPv6: CONFIRM, sending REPLY (%s)",
+		     rq.addr_not_ours ? "NotOnLink" : "Success");
 		dhcpv6_reply(c, f, &rq, DHCPV6_REPLY, DHCPV6_CONTENT_STATUS,
-			     rq.addr_not_ours ? DHCPV6_STATUS_NOTONLINK : DHCPV6_STATUS_SUCCESS, out);
+			     rq.addr_not_ours ? DHCPV6_STATUS_NOTONLINK : DHCPV6_STATUS_SUCCESS,
+			     out);
 		break;
 	case DHCPV6_RELEASE:
 	case DHCPV6_DECLINE:
@@ -564,7 +566,8 @@ int dhcpv6_recv(const struct config *c, struct guest_state *g, const struct fram
 			goto invalid;
 		if (!dhcpv6_server_id_is_ours(c, &rq))
 			goto other_server;
-		info("DHCPv6: %s, sending REPLY", rq.type == DHCPV6_RELEASE ? "RELEASE" : "DECLINE");
+		info("DHCPv6: %s, sending REPLY",
+		     rq.type == DHCPV6_RELEASE ? "RELEASE" : "DECLINE");
 		dhcpv6_reply(c, f, &rq, DHCPV6_REPLY, DHCPV6_CONTENT_STATUS, DHCPV6_STATUS_SUCCESS,
 			     out);
 		break;

@@ -56,8 +56,8 @@
 #define NDP_NS_LEN (NDP_ICMP_HDR_LEN + sizeof(struct bp_ndp_ns_na))
 #define NDP_RA_PAYLOAD_MAX (NDP_MTU_MIN - 40) /* RA kept within the IPv6 minimum MTU */
 
-static const struct in6_addr ndp_all_nodes = { { { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-						   0, 0, 0x01 } } };
+static const struct in6_addr ndp_all_nodes = { { { 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+						   0, 0x01 } } };
 static const uint8_t ndp_all_nodes_mac[BP_ETH_ALEN] = { 0x33, 0x33, 0, 0, 0, 0x01 };
 
 static bool ndp_addr_eq(const void *a, const struct in6_addr *b)
@@ -85,7 +85,7 @@ static bool ndp_addr_is_guests(const struct config *c, const struct guest_state 
 			       const struct in6_addr *a)
 {
 	return ndp_addr_eq(a, &c->ip6.addr) || ndp_addr_eq(a, &g->addr6_seen) ||
-	       ndp_addr_eq(a, &g->addr6_ll_seen);
+		ndp_addr_eq(a, &g->addr6_ll_seen);
 }
 
 /* Check the options from off to the end of the message: each at least 8 bytes and inside. Sets
@@ -183,8 +183,8 @@ static void ndp_na_send(const struct config *c, const struct frame *f,
 		debug("NDP: no room for the NA in the batch, dropped");
 }
 
-static void ndp_ns_recv(const struct config *c, const struct guest_state *g,
-			const struct frame *f, struct frame_batch *out)
+static void ndp_ns_recv(const struct config *c, const struct guest_state *g, const struct frame *f,
+			struct frame_batch *out)
 {
 	const struct bp_ndp_ns_na *ns = PKT_AT(&f->l4, NDP_ICMP_HDR_LEN, struct bp_ndp_ns_na);
 	struct in6_addr target, snm;
@@ -397,7 +397,6 @@ int ndp_recv(const struct config *c, struct guest_state *g, const struct frame *
 
 int ndp_ra_build(const struct config *c, const struct guest_state *g, struct frame_batch *out)
 {
-
 	(void)g;
 	if (c->no_ndp || c->no_ra || !c->ip6.enabled)
 		return 0;
