@@ -777,6 +777,10 @@ static void conf_check(struct config *c, const struct conf_state *st)
 	if (c->mtu && c->mtu < CONF_MTU_IPV6_MIN && c->ip6.enabled)
 		conf_die(c, "--mtu: %d is below %d, the minimum for IPv6; add --ipv4-only", c->mtu,
 		         CONF_MTU_IPV6_MIN);
+	/* No -m: the default MTU, which the guest also learns by DHCP (option 26) and the RA, in
+	 * both modes, as upstream does. */
+	if (!c->mtu)
+		c->mtu = BP_ETH_MAX_MTU;
 
 	config_fwd_finish(&c->tcp_in);
 	config_fwd_finish(&c->udp_in);

@@ -19,7 +19,8 @@
  *      - passt: stream_listen() binds the UNIX socket (or stream_adopt() takes --fd), the qemu
  *        command line to use is printed, and unless -f we go to the background (double fork,
  *        the same 'ready' pipe; logs then go to syslog, or to the -l file).
- *   4. The BPF fast path will be loaded at the marked spot, while we still have privileges.
+ *   4. pasta: the BPF fast path is loaded (io/fastpath.c) while we still have privileges; with
+ *      --bpf on and no fast path we exit. It is stopped (detached, unpinned) in main_cleanup().
  *   5. The --pid file is written, then privileges are dropped (passt started as root switches to
  *      --runas or "nobody": setgroups, setgid, setuid; pasta started as root keeps them unless
  *      --runas is given), and the waiting parent is told we are ready.
@@ -66,6 +67,7 @@
 #include "core/log.h"
 #include "flow/ping.h"
 #include "io/dispatch.h"
+#include "io/fastpath.h"
 #include "io/netlink.h"
 #include "io/ns.h"
 #include "io/stream.h"
@@ -95,6 +97,7 @@ static struct main_state {
 	 * and how many were sent since the guest side came up. */
 	time_t ra_next;
 	unsigned ra_sent;
+	bool cmd_signalled; /* pasta: a SIGTERM/SIGINT was passed on to the command */
 } m = {
 	.epollfd = -1,
 	.timerfd = -1,
@@ -114,6 +117,7 @@ static time_t main_now(void)
 
 static void main_cleanup(void)
 {
+	fastpath_stop(); /* before ns_cleanup(): it detaches from the tap */
 	if (m.stream_ready)
 		stream_cleanup(&m.stream);
 	m.stream_ready = false;
@@ -509,7 +513,7 @@ static void main_ra_tick(const struct config *c, time_t now)
 		wait = MAIN_RA_INITIAL_INTERVAL;
 	else
 		wait = NDP_RA_INTERVAL_MIN +
-		       (unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
+			(unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
 	m.ra_next = now + wait;
 }
 
@@ -530,9 +534,18 @@ static void main_on_signal(const struct config *c)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			info("Signal %s received, exiting", si.ssi_signo == SIGTERM ? "SIGTERM" :
-											  "SIGINT");
-			main_exit(0);
+			/* pasta's command gets the signal first and we leave with its status; a
+			 * second signal, or no command, ends us at once. */
+			if (c->mode == MODE_PASTA && m.ns.cmd_pid > 0 && m.ns.start_pipe < 0 &&
+			    !m.cmd_signalled) {
+				info("Signal %s received, passing it to the command",
+				     strsignal((int)si.ssi_signo));
+				m.cmd_signalled = true;
+				if (kill(m.ns.cmd_pid, (int)si.ssi_signo) == 0)
+					break;
+			}
+			info("Signal %s received, exiting", strsignal((int)si.ssi_signo));
+			main_exit(m.cmd_signalled ? 128 + (int)si.ssi_signo : 0);
 			break;
 		case SIGCHLD:
 			if (c->mode == MODE_PASTA && m.ns.cmd_pid > 0) {
@@ -571,7 +584,8 @@ static void main_on_stream_status(const struct config *c, enum stream_status st)
 		m.ra_next = 0;
 		batch_reset(&m.out);
 		if (c->one_off || m.stream.inherited) {
-			info("%s, exiting", c->one_off ? "One-off mode" : "Inherited socket closed");
+			info("%s, exiting",
+			     c->one_off ? "One-off mode" : "Inherited socket closed");
 			main_exit(0);
 		}
 	}
@@ -605,12 +619,14 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 					err("tap device failed, exiting");
 					main_exit(1);
 				}
+				fastpath_sync(c, &m.guest);
 				break;
 			case EPOLL_KIND_STREAM_LISTEN:
 				main_on_stream_status(c, stream_accept(&m.stream, &m.d));
 				break;
 			case EPOLL_KIND_STREAM:
-				main_on_stream_status(c, stream_handle(&m.stream, &m.d, ev[i].events));
+				main_on_stream_status(c,
+						      stream_handle(&m.stream, &m.d, ev[i].events));
 				break;
 			case EPOLL_KIND_PING:
 				ping_sock_ready(m.ping, c, &m.guest, ref.index, &m.out);
@@ -687,6 +703,17 @@ int main(int argc, char **argv)
 	}
 
 	/* BPF fast path: loaded here, before privileges are dropped */
+	{
+		uid_t run_uid = (uid_t)-1; /* who owns the pins: whom main_drop_privileges() becomes */
+		gid_t run_gid = (gid_t)-1;
+
+		if (c->mode == MODE_PASTA && geteuid() == 0 && c->runas[0] &&
+		    main_runas_ids(c->runas, &run_uid, &run_gid) < 0)
+			main_exit(1);
+		if (fastpath_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, &m.guest, run_uid,
+				   run_gid) < 0)
+			main_exit(1);
+	}
 
 	if (c->pid_file[0] && main_write_pid_file(c->pid_file) < 0)
 		main_exit(1);

@@ -6,11 +6,9 @@
  * request frame (ARP, neighbour and router solicitations), the frame is given to the userspace
  * services (frame_parse, then arp_recv / ndp_recv into a frame batch) and to the tap program in
  * the kernel (bpf_prog_test_run_opts, with the bp_tap_config derived from the same config by
- * tap_config_from() below). Both must agree on whether to answer, and when both answer the
- * frames must be identical byte for byte.
- *
- * tap_config_from() is the mapping the daemon's wiring uses (struct config -> struct
- * bp_tap_config); keep the two the same.
+ * fastpath_tap_config(), the mapping the daemon uses: user/io/fastpath.c). Both must agree on
+ * whether to answer, and when both answer the frames must be identical byte for byte. Echo is
+ * left out (host_echo 0): the daemon answers it through ping sockets, not through a service.
  *
  * Needs bpf(): exits 77 (SKIP) with the reason when it is not permitted.
  */
@@ -32,9 +30,9 @@
 #include "core/guest.h"
 #include "core/packet.h"
 #include "frames.h"
+#include "io/fastpath.h"
 #include "loader.h"
 #include "proto/arp.h"
-#include "proto/dhcp.h"
 #include "proto/ndp.h"
 #include "tap.skel.h"
 
@@ -51,81 +49,6 @@ static int failures;
 			failures++;                                                                \
 		}                                                                                  \
 	} while (0)
-
-static bool addr6_zero(const struct in6_addr *a)
-{
-	static const struct in6_addr any;
-
-	return !memcmp(a, &any, sizeof(any));
-}
-
-/* struct config + guest_state -> what the tap program answers (echo is left out: the daemon
- * answers echo through ping sockets, and sets BP_CFG_ECHO* only when the host answers). */
-static void tap_config_from(const struct config *c, const struct guest_state *g,
-			    struct bp_tap_config *t)
-{
-	memset(t, 0, sizeof(*t));
-	memcpy(t->our_mac, c->our_mac, 6);
-	if (c->ip4.enabled) {
-		t->flags |= BP_CFG_ARP;
-		memcpy(t->ip4_guest, &c->ip4.addr, 4);
-		if (c->ip4.have_gw) {
-			t->flags |= BP_CFG_IP4_GW;
-			memcpy(t->ip4_gw, &c->ip4.gw, 4);
-		}
-	}
-	if (!c->ip6.enabled || c->no_ndp)
-		return;
-	t->flags |= BP_CFG_NDP;
-	memcpy(t->ip6_guest, &c->ip6.addr, 16);
-	memcpy(t->ip6_guest_seen, &g->addr6_seen, 16);
-	memcpy(t->ip6_guest_ll_seen, &g->addr6_ll_seen, 16);
-	memcpy(t->ip6_our_ll, &c->ip6.our_ll, 16);
-	if (c->ip6.have_gw && !addr6_zero(&c->ip6.gw)) {
-		t->flags |= BP_CFG_IP6_GW;
-		memcpy(t->ip6_gw, &c->ip6.gw, 16);
-	}
-	/* RA source: our link-local address, else a link-local gateway (as ndp.c). */
-	if (ip6_is_linklocal(&c->ip6.our_ll))
-		memcpy(t->ip6_ra_src, &c->ip6.our_ll, 16);
-	else if (c->ip6.have_gw && ip6_is_linklocal(&c->ip6.gw))
-		memcpy(t->ip6_ra_src, &c->ip6.gw, 16);
-	if (c->no_ra || addr6_zero((const struct in6_addr *)t->ip6_ra_src))
-		return;
-	t->flags |= BP_CFG_RA;
-	if (!c->no_dhcpv6)
-		t->flags |= BP_CFG_DHCPV6;
-	if (!addr6_zero(&c->ip6.addr)) {
-		t->flags |= BP_CFG_RA_PREFIX;
-		memcpy(t->ip6_prefix, &c->ip6.addr, 16);
-		t->ip6_prefix_len = BP_RA_PREFIX_LEN;
-	}
-	t->mtu = c->mtu > 0 ? (uint32_t)c->mtu : 0;
-	if (!c->no_dns) {
-		if (!addr6_zero(&c->ip6.dns_forward)) {
-			memcpy(t->rdnss[t->rdnss_count++], &c->ip6.dns_forward, 16);
-		} else {
-			for (unsigned i = 0; i < c->ip6.dns_count && i < CONF_MAX_DNS &&
-			     t->rdnss_count < BP_RA_MAX_RDNSS;
-			     i++)
-				if (!addr6_zero(&c->ip6.dns[i]))
-					memcpy(t->rdnss[t->rdnss_count++], &c->ip6.dns[i], 16);
-		}
-	}
-	if (!c->no_dns_search) {
-		uint8_t names[BP_RA_DNSSL_MAX];
-		size_t len = 0;
-
-		for (unsigned i = 0; i < c->search_count && i < CONF_MAX_SEARCH; i++) {
-			int n = dhcp_domain_encode(c->search[i], names + len, sizeof(names) - len);
-
-			if (n > 0)
-				len += (size_t)n;
-		}
-		if (bp_tap_config_set_dnssl(t, names, len))
-			t->flags &= ~BP_CFG_RA; /* too long for BPF: the daemon answers RS */
-	}
-}
 
 static const uint8_t gmac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -308,7 +231,7 @@ int main(void)
 		struct tbuf r;
 
 		config_make(&c, &g, full);
-		tap_config_from(&c, &g, &tc);
+		fastpath_tap_config(&c, &g, 0, &tc);
 		CHECK(bpf_map_update_elem(bpf_map__fd(skel->maps.tap_config), &key, &tc, BPF_ANY) ==
 			      0,
 		      "config");

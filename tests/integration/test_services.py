@@ -222,14 +222,14 @@ frames.append(eth(ALL6, 0x86dd, ip6(58, b"\x80\x00\x00\x00", hl=64)))
 for _ in range(400):
     body = bytes(rnd.getrandbits(8) for _ in range(rnd.randrange(0, 200)))
     frames.append(eth(rnd.choice([BC, ALL6]), rnd.choice([0x0800, 0x86dd, 0x0806]), body))
-sent = 0
+sent, errors = 0, {}
 for f in frames:
     try:
         s.send(f)
         sent += 1
     except OSError as e:
-        print("send failed:", len(f), e)
-print("GARBAGE_SENT", sent)
+        errors[str(e)] = errors.get(str(e), 0) + 1
+print("GARBAGE_SENT", sent, "of", len(frames), "errors:", errors)
 """
 
 

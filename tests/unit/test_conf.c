@@ -182,7 +182,7 @@ static void test_defaults_and_modes(void)
 	CHECK(c->tcp_in.mode == FWD_UNSET && c->udp_in.mode == FWD_UNSET &&
 	              c->tcp_out.mode == FWD_UNSET && c->udp_out.mode == FWD_UNSET,
 	      "forwarding unset by default");
-	CHECK(!c->foreground && c->mtu == 0 && !c->target_pid && !c->cmd, "passt other defaults");
+	CHECK(!c->foreground && c->mtu == 65520 && !c->target_pid && !c->cmd, "passt other defaults (MTU 65520 when no -m)");
 
 	c = OK("/usr/local/bin/pasta");
 	CHECK(c->mode == MODE_PASTA && !strcmp(c->prog_name, "pasta"), "pasta from a path");

@@ -283,8 +283,8 @@ int ping_recv_guest(struct ping_table *t, const struct config *c, int epollfd,
 	if (type != (af == AF_INET ? ICMP4_ECHO_REQUEST : BP_ICMPV6_ECHO_REQUEST))
 		return 0;
 	/* From here on the frame is an echo request: it is ours, sent or dropped. */
-	if (code || !pkt_get_be16(&f->l4, 4, &id) ||
-	    !(msg = pkt_at(&f->l4, 0, f->l4.len)) || f->l4.len < ICMP_ECHO_HDR_LEN) {
+	if (code || !pkt_get_be16(&f->l4, 4, &id) || !(msg = pkt_at(&f->l4, 0, f->l4.len)) ||
+	    f->l4.len < ICMP_ECHO_HDR_LEN) {
 		debug("ping: malformed echo request dropped");
 		return 1;
 	}

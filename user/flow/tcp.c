@@ -45,7 +45,13 @@
  * scaled by our window-scale shift (derived from tcp_wmem's maximum), never more than the right
  * edge allows. So the guest never sends what the socket cannot take, and the rare short write
  * keeps its unsent tail in a bounded area that is flushed on EPOLLOUT: the guest is acknowledged
- * at once and never waits for a retransmission timeout. When the window we advertised is small,
+ * at once and never waits for a retransmission timeout. One exception: with no tail pending the
+ * window is at least one segment, because a guest never sends a segment that does not fit
+ * (sender-side silly window avoidance waits for its persist timer, 200 ms or more) and a young
+ * socket's send buffer is often smaller than a 64 KiB segment; the part the socket cannot take
+ * goes to the tail area, which so holds about one segment per flow. If no area is free or the
+ * area is full, the rest is left unacknowledged, with three duplicate ACKs for a fast
+ * retransmission. When the window we advertised is small,
  * EPOLLOUT also tells us when the socket drained, and we send a window update. Out-of-order or
  * out-of-window segments are not queued: they are answered with a duplicate ACK, and the guest
  * retransmits. SACK and timestamps are never offered.
@@ -56,9 +62,18 @@
  *
  * Closing: the guest's FIN (in order, after every byte before it is in the socket or the tail)
  * becomes shutdown(SHUT_WR); end of stream on the socket becomes our FIN once all data before it
- * is sent. The flow is freed when both FINs are done and ours is acknowledged. A RST from the guest
+ * is sent. The flow is freed when both FINs are done and ours is acknowledged, after consuming the
+ * last acknowledged bytes (unread bytes would turn close() into a RST). A RST from the guest
  * closes the socket with SO_LINGER 0 (a RST to the host peer); a socket error or reset, a
  * retransmission limit or an idle timeout sends a RST to the guest.
+ *
+ * Window updates: the kernel signals EPOLLOUT only after a write found the socket full, so when
+ * the window we advertised is small (below four segments or a quarter of the send buffer) or
+ * closed, the flow's epoll registration is modified again, which makes the kernel note that we
+ * wait (SOCK_NOSPACE) when the socket is not writable; the socket becomes writable once a third
+ * of its buffer is free, which always means a window larger than "small", so this cannot loop.
+ * A zero-length segment from the guest that is not at rcv_nxt (its zero-window probe) is
+ * answered with an ACK carrying the current window, as a kernel would.
  *
  * Events: each socket is in epoll edge-triggered (EPOLLIN | EPOLLRDHUP, plus EPOLLOUT while
  * connecting, while a tail waits, or while a window update is due) with (EPOLL_KIND_TCP, slot).
@@ -66,6 +81,12 @@
  * arrives (an edge), when the guest's ACK opens its window, or when a flow that found the batch
  * full is resumed by an immediate timer expiry. One timerfd (index TCP_INDEX_TIMER) is armed for
  * the earliest per-flow deadline: retransmission, zero-window probe, connect and idle timeouts.
+ *
+ * Files: tcp.c (this: the guest side of the state machine, opening, closing, batch end, set-up),
+ * tcp_sock.c (host sockets, windows, data to the guest, retransmission, timers, inbound
+ * connections), tcp_tap.c (segment parsing and building), tcp_buf.c (writes and the tail area),
+ * tcp_conn.h (the state the two first share), flow.c (the table), fwd.c (listening sockets).
+ * Inbound connections from the host's loopback go over the tap too (no splice path yet).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -184,9 +205,11 @@ bool tcp_send_ctl(struct tcp_ctx *t, uint32_t idx, uint32_t seq, uint8_t flags,
 	if (flags & TCP_SYN) {
 		o.mss = (uint16_t)((t->c->mtu ? t->c->mtu : TCP_MTU_DEFAULT) -
 				   (a.af == AF_INET ? 40 : 60));
-		o.ws = (c->flags & TCP_F_INBOUND) || c->ws_to_tap ? t->ws : -1;
+		o.ws = (c->flags & (TCP_F_INBOUND | TCP_F_WS)) ? t->ws : -1;
 		opts = &o;
-		wnd = (uint16_t)(c->rcv_wnd > 0xffff ? 0xffff : c->rcv_wnd); /* never scaled */
+		if (c->rcv_wnd > 0xffff)
+			c->rcv_wnd = 0xffff; /* never scaled in a SYN */
+		wnd = (uint16_t)c->rcv_wnd;
 		c->rcv_acked = c->rcv_nxt;
 	} else if (flags & TCP_RST) {
 		wnd = 0;
@@ -195,6 +218,8 @@ bool tcp_send_ctl(struct tcp_ctx *t, uint32_t idx, uint32_t seq, uint8_t flags,
 	}
 	if (flags & TCP_ACK)
 		c->flags &= ~TCP_F_ACK_DUE;
+	trace("TCP %u: to guest: flags %#x seq %u ack %u wnd %u", idx, flags, seq - c->isn,
+	      c->rcv_nxt - c->isn_tap, wnd);
 	return tcp_tap_send_ctl(out, &a, seq, (flags & TCP_ACK) ? c->rcv_nxt : 0, flags, wnd, opts);
 }
 
@@ -282,6 +307,10 @@ bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *ou
 	if (c->rcv_acked != c->rcv_nxt || (c->flags & TCP_F_ACK_DUE))
 		tcp_send_ack(t, idx, out); /* the last ACK, for the guest's FIN */
 	/* Bytes left unread in the socket would make close() send a RST instead of a FIN. */
+	if (!tcp_sock_consume(c)) {
+		tcp_conn_close(t, idx, TCP_CLOSE_RST_HOST, NULL);
+		return true;
+	}
 	tcp_conn_close(t, idx, TCP_CLOSE_QUIET, NULL);
 	return true;
 }
@@ -441,7 +470,11 @@ static void tcp_conn_from_tap_syn(struct tcp_ctx *t, const struct frame *f, cons
 	c->snd_wnd = s->wnd; /* not scaled in a SYN */
 	c->ws_from_tap = s->ws >= 0 ? (uint8_t)s->ws : 0;
 	c->ws_to_tap = s->ws >= 0 ? t->ws : 0;
+	if (s->ws >= 0)
+		c->flags |= TCP_F_WS;
 	c->mss = s->mss ? s->mss : TCP_GUEST_MSS_DEFAULT;
+	if (c->mss < TCP_MSS_MIN)
+		c->mss = TCP_MSS_MIN;
 	if (c->mss > mtu - (af == AF_INET ? 40 : 60))
 		c->mss = (uint16_t)(mtu - (af == AF_INET ? 40 : 60));
 	t->st.opened_out++;
@@ -571,8 +604,12 @@ static void tcp_data_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_
 			t->st.short_writes++;
 		c->rcv_nxt += (uint32_t)n;
 		if ((uint32_t)n < len - off) {
+			/* Three identical ACKs: the guest retransmits the rest at once (fast
+			 * retransmit) rather than on its timer. */
 			t->st.tail_refused += len - off - (uint32_t)n;
 			tcp_wnd_refresh(t, c);
+			tcp_send_ack(t, idx, out);
+			tcp_send_ack(t, idx, out);
 			tcp_send_ack(t, idx, out);
 			tcp_epoll_update(t, idx);
 			return; /* the FIN, if any, comes again with the rest */
@@ -594,6 +631,8 @@ static void tcp_conn_segment(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 	struct tcp_conn *c = &t->conn[idx];
 
 	c->last_act = t->now;
+	trace("TCP %u: guest: flags %#x seq %u ack %u len %zu wnd %u (flags %#x)", idx, s->flags,
+	      s->seq - c->isn_tap, s->ack - c->isn, s->len, s->wnd, c->flags);
 	if (s->flags & TCP_RST) {
 		bool ok;
 
@@ -616,6 +655,9 @@ static void tcp_conn_segment(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 		}
 		c->isn_tap = s->seq;
 		c->rcv_nxt = s->seq + 1;
+		/* Our SYN's window went out before we knew where the guest's sequence starts: the
+		 * edge it promised counts from here. */
+		c->rcv_acked = c->rcv_nxt;
 		c->snd_una = s->ack;
 		c->snd_wnd = s->wnd;
 		if (s->ws < 0)
@@ -623,7 +665,7 @@ static void tcp_conn_segment(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 		else
 			c->ws_from_tap = (uint8_t)s->ws;
 		if (s->mss && s->mss < c->mss)
-			c->mss = s->mss;
+			c->mss = s->mss < TCP_MSS_MIN ? TCP_MSS_MIN : s->mss;
 		c->flags = (c->flags & ~TCP_F_SYN_SENT) | TCP_F_ESTABLISHED;
 		c->rto_at = 0;
 		c->retries = 0;
@@ -792,6 +834,9 @@ struct tcp_ctx *tcp_new(const struct config *c, struct guest_state *g, int epoll
 	t->ws = tcp_ws_derive();
 	t->peek_off[0] = tcp_peek_off_supported(AF_INET);
 	t->peek_off[1] = tcp_peek_off_supported(AF_INET6);
+	/* Tests force the path of kernels without SO_PEEK_OFF for TCP (before Linux 6.9). */
+	if (getenv("BPASST_TCP_NO_PEEK_OFF"))
+		t->peek_off[0] = t->peek_off[1] = false;
 	if (!t->peek_off[0] || !t->peek_off[1]) {
 		t->discard = malloc(TCP_DISCARD_SIZE);
 		if (!t->discard)

@@ -6,15 +6,20 @@
  * timerfd of its own. The edge and main.c see only these entry points; every segment for the
  * guest is appended to the frame batch they pass in, never written anywhere by this module.
  *
- * Wiring (see flow/tcp.c for the theory of operation):
- *   - dispatch: every guest frame with l4_proto TCP (not a fragment) -> tcp_tap_recv();
- *   - after dispatching one batch of frames read from the guest, and before flushing `out` or
- *     reading the next batch: tcp_tap_batch_done() (ACKs and window updates, data the guest's
- *     ACKs made room for);
+ * Wiring (see flow/tcp.c for the theory of operation; the patch is in notes/tcp-wiring.patch):
+ *   - dispatch: every guest frame with l4_proto TCP (not a fragment) -> tcp_tap_recv(); the
+ *     frame may be overwritten as soon as the call returns (nothing is kept);
+ *   - after dispatching one batch of frames read from the guest (tap_read_batch(),
+ *     stream_handle()), before flushing `out`: tcp_tap_batch_done() (ACKs and window updates,
+ *     data the guest's ACKs made room for: one ACK per flow per batch);
  *   - epoll: EPOLL_KIND_TCP -> tcp_sock_event() (this includes tcp's own timerfd, registered with
- *     index TCP_INDEX_TIMER); EPOLL_KIND_TCP_LISTEN -> tcp_listen_event();
- *   - after each flush of `out`: tcp_flushed(written, total) lets data frames that the edge had
- *     to drop be sent again at once rather than after a retransmission timeout (optional).
+ *     index TCP_INDEX_TIMER, which also resumes flows that found `out` full: they go on after
+ *     the flush); EPOLL_KIND_TCP_LISTEN -> tcp_listen_event();
+ *   - after each flush of `out`: tcp_flushed(written, total) lets data frames the edge dropped
+ *     (assumed the last total - written) be sent again at once rather than after a
+ *     retransmission timeout; optional, and harmless when the guess is wrong;
+ *   - qemu disconnected: tcp_guest_gone().
+ * Each handler adds at most the free slots of `out`; a socket per flow (raise RLIMIT_NOFILE).
  */
 #ifndef BPASST_TCP_H
 #define BPASST_TCP_H

@@ -30,6 +30,7 @@
 
 #define TCP_MTU_DEFAULT 65520
 #define TCP_GUEST_MSS_DEFAULT 536 /* when the guest's SYN has no MSS option (RFC 9293) */
+#define TCP_MSS_MIN 64 /* smaller MSS options are raised to this (Linux: tcp_min_snd_mss 48) */
 #define TCP_WS_DEFAULT 7
 #define TCP_RTO_INIT_MS 200
 #define TCP_RTO_MAX_MS 10000
@@ -39,8 +40,8 @@
 #define TCP_CONNECT_TIMEOUT_MS 30000
 #define TCP_IDLE_TIMEOUT_MS (7200 * 1000ULL)
 #define TCP_ACCEPT_BATCH 32
-#define TCP_TAIL_AREAS 64
-#define TCP_TAIL_AREA_SIZE (1024 * 1024)
+#define TCP_TAIL_AREAS 256 /* flows with a tail at once; pages touched only when used */
+#define TCP_TAIL_AREA_SIZE (256 * 1024) /* a segment or two (window rounding, estimates) */
 #define TCP_DISCARD_SIZE (4 * 1024 * 1024) /* in-flight limit without SO_PEEK_OFF */
 #define TCP_FRAME_RECS 1024
 
@@ -61,6 +62,7 @@ enum tcp_flag {
 	TCP_F_WND_WATCH = 1 << 13, /* small window advertised: EPOLLOUT for an update */
 	TCP_F_RECOVERY = 1 << 14, /* fast retransmit done, until snd_una passes recover */
 	TCP_F_RDHUP = 1 << 15, /* the socket reported the peer's FIN: peek until end of stream */
+	TCP_F_WS = 1 << 16, /* the guest's SYN offered window scaling: ours goes in the SYN-ACK */
 };
 
 struct tcp_conn {

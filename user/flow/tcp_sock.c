@@ -135,6 +135,13 @@ uint32_t tcp_wnd_free(struct tcp_ctx *t, struct tcp_conn *c, uint32_t *sndbuf_ou
 	cap = (uint64_t)0xffff << c->ws_to_tap;
 	if (free_b > cap)
 		free_b = cap;
+	/* The guest sends whole segments and will not send one that does not fit (sender-side
+	 * silly window avoidance: it waits for its persist timer, 200 ms or more). A young socket's
+	 * send buffer is often smaller than a segment, so with no tail pending we offer at least
+	 * one (rounded up to what the scale can say); what the socket cannot take of it goes to
+	 * the tail area, which so holds about a segment at most. */
+	if (!c->tail.len && free_b < c->mss)
+		return ((uint32_t)c->mss + (1u << c->ws_to_tap) - 1) & ~((1u << c->ws_to_tap) - 1);
 	return (uint32_t)free_b & ~((1u << c->ws_to_tap) - 1);
 }
 
@@ -149,26 +156,34 @@ uint16_t tcp_wnd_field(struct tcp_conn *c)
 		w = 0xffffu << c->ws_to_tap;
 	c->rcv_acked = c->rcv_nxt;
 	c->rcv_wnd = w & ~((1u << c->ws_to_tap) - 1);
-	if (c->rcv_wnd < c->mss)
+	if (!c->rcv_wnd)
 		c->flags |= TCP_F_WND_WATCH; /* closed: reopen it when the socket drains */
 	return (uint16_t)(w >> c->ws_to_tap);
 }
 
 /* Advertise a fresh window: what the socket can take, never pulling the right edge back. */
-void tcp_wnd_refresh(struct tcp_ctx *t, struct tcp_conn *c)
+/* Is a window of w bytes small enough to watch EPOLLOUT for its reopening? The socket is writable
+ * again once a third of its buffer is free, which makes the window (7/8 of the free space) larger
+ * than a quarter of the buffer: so a writable socket never has a small window, and watching it
+ * cannot turn into a loop of EPOLLOUT events. */
+static bool tcp_wnd_is_small(const struct tcp_conn *c, uint32_t w, uint32_t sndbuf)
 {
-	uint32_t sndbuf, w = tcp_wnd_free(t, c, &sndbuf), edge = c->rcv_acked + c->rcv_wnd;
 	uint32_t small = 4u * c->mss;
 
 	if (small > sndbuf / 4)
 		small = sndbuf / 4;
+	return !w || w < small;
+}
+
+void tcp_wnd_refresh(struct tcp_ctx *t, struct tcp_conn *c)
+{
+	uint32_t sndbuf, w = tcp_wnd_free(t, c, &sndbuf), edge = c->rcv_acked + c->rcv_wnd;
+
 	if (SEQ_LT(c->rcv_nxt + w, edge))
 		w = SEQ_GT(edge, c->rcv_nxt) ? edge - c->rcv_nxt : 0;
 	c->rcv_acked = c->rcv_nxt;
 	c->rcv_wnd = w;
-	/* A small window: watch EPOLLOUT to reopen it (the socket is writable again once a
-	 * third of its buffer is free, which always makes the window larger than this). */
-	if (w < small || !w)
+	if (tcp_wnd_is_small(c, w, sndbuf))
 		c->flags |= TCP_F_WND_WATCH;
 	else
 		c->flags &= ~TCP_F_WND_WATCH;
@@ -181,9 +196,12 @@ static void tcp_rec_frames(struct tcp_ctx *t, uint32_t idx, unsigned first, unsi
 {
 	struct tcp_frame_rec *r;
 
+	/* Frames are appended, so a run that starts before the last one ended means the batch
+	 * was flushed and reset without tcp_flushed() (the qemu stream edge flushes a full batch
+	 * in the middle of a read): the old runs are gone. */
 	if (t->rec_count &&
-	    t->recs[t->rec_count - 1].first + t->recs[t->rec_count - 1].count > first + count)
-		t->rec_count = 0; /* the batch was flushed without tcp_flushed() */
+	    first < (unsigned)t->recs[t->rec_count - 1].first + t->recs[t->rec_count - 1].count)
+		t->rec_count = 0;
 	if (t->rec_count >= TCP_FRAME_RECS || first > UINT16_MAX || count > UINT16_MAX)
 		return;
 	r = &t->recs[t->rec_count++];
@@ -228,23 +246,25 @@ void tcp_data_to_tap(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 		tcp_conn_close(t, idx, TCP_CLOSE_RST_TAP | TCP_CLOSE_RST_HOST, out);
 		return;
 	}
-	if (c->flags & TCP_F_SOCK_EOF) {
-		if (c->snd_nxt == c->fin_seq)
-			tcp_send_fin(t, idx, out);
-		return;
-	}
 	tcp_conn_addr(t, idx, &a);
 	for (rounds = 0; rounds < 4; rounds++) {
 		uint32_t in_flight = c->snd_nxt - c->snd_una, room, skip = 0;
 		unsigned first, slots = out->max_frames - out->count;
 		long n;
 
+		/* End of stream known: data up to fin_seq (again, after a rewind), then FIN. */
+		if ((c->flags & TCP_F_SOCK_EOF) && c->snd_nxt == c->fin_seq) {
+			tcp_send_fin(t, idx, out);
+			return;
+		}
 		if (in_flight >= c->snd_wnd) {
 			if (!c->rto_at && c->snd_una == c->snd_nxt)
 				tcp_rto_start(t, c, c->rto); /* zero window: probe */
 			return;
 		}
 		room = c->snd_wnd - in_flight;
+		if ((c->flags & TCP_F_SOCK_EOF) && room > c->fin_seq - c->snd_nxt)
+			room = c->fin_seq - c->snd_nxt;
 		if (!t->peek_off[v4 ? 0 : 1]) {
 			skip = in_flight;
 			if (in_flight >= TCP_DISCARD_SIZE)
@@ -265,9 +285,12 @@ void tcp_data_to_tap(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 			return;
 		}
 		if (n == 0) {
-			c->flags |= TCP_F_SOCK_EOF;
-			c->fin_seq = c->snd_nxt;
-			tcp_send_fin(t, idx, out);
+			if (!(c->flags & TCP_F_SOCK_EOF)) {
+				c->flags |= TCP_F_SOCK_EOF;
+				c->fin_seq = c->snd_nxt;
+			}
+			if (c->snd_nxt == c->fin_seq)
+				tcp_send_fin(t, idx, out);
 			return;
 		}
 		if (n < 0) {
@@ -275,6 +298,8 @@ void tcp_data_to_tap(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 			tcp_conn_close(t, idx, TCP_CLOSE_RST_TAP | TCP_CLOSE_RST_HOST, out);
 			return;
 		}
+		trace("TCP %u: to guest: data seq %u len %ld, guest window %u, in flight %u", idx,
+		      c->snd_nxt - c->isn, n, c->snd_wnd, in_flight);
 		c->flags &= ~TCP_F_ACK_DUE; /* the data carries the ACK */
 		tcp_rec_frames(t, idx, first, out->count - first, c->snd_nxt, false);
 		c->snd_nxt += (uint32_t)n;
@@ -332,7 +357,7 @@ void tcp_rewind(struct tcp_ctx *t, uint32_t idx, uint32_t seq)
 static void tcp_sock_writable(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out)
 {
 	struct tcp_conn *c = &t->conn[idx];
-	uint32_t old_edge, w;
+	uint32_t old_edge, w, sndbuf;
 
 	if (c->tail.area != TCP_TAIL_NONE) {
 		ssize_t n = tcp_buf_flush(&t->tails, &c->tail, c->sock);
@@ -353,11 +378,15 @@ static void tcp_sock_writable(struct tcp_ctx *t, uint32_t idx, struct frame_batc
 		return;
 	}
 	old_edge = c->rcv_acked + c->rcv_wnd;
-	w = tcp_wnd_free(t, c, NULL);
+	w = tcp_wnd_free(t, c, &sndbuf);
 	if (SEQ_GT(c->rcv_nxt + w, old_edge)) {
 		tcp_wnd_refresh(t, c);
 		tcp_send_ack(t, idx, out);
 		t->st.window_updates++;
+	} else if (!sndbuf ||
+		   !tcp_wnd_is_small(c, SEQ_GT(old_edge, c->rcv_nxt) ? old_edge - c->rcv_nxt : 0,
+				     sndbuf)) {
+		c->flags &= ~TCP_F_WND_WATCH; /* (no sndbuf: the socket cannot tell, stop asking) */
 	}
 }
 
@@ -373,6 +402,8 @@ static void tcp_conn_timeout(struct tcp_ctx *t, uint32_t idx, struct frame_batch
 		return;
 	}
 	c->rto_at = 0;
+	trace("TCP %u: timer: flags %#x una %u nxt %u max %u wnd %u rto %u", idx, c->flags,
+	      c->snd_una - c->isn, c->snd_nxt - c->isn, c->snd_max - c->isn, c->snd_wnd, c->rto);
 	if (c->flags & TCP_F_CONNECTING) {
 		debug("TCP: flow %u: connect timed out", idx);
 		tcp_conn_close(t, idx, TCP_CLOSE_RST_TAP | TCP_CLOSE_RST_HOST, out);
@@ -462,6 +493,7 @@ void tcp_sock_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct f
 	if (!flow_in_use(&t->ft, index))
 		return;
 	c = &t->conn[index];
+	trace("TCP %u: socket events %#x (flags %#x)", index, events, c->flags);
 	if (c->flags & TCP_F_CONNECTING) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			tcp_conn_connected(t, index, out);

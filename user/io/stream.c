@@ -30,9 +30,10 @@
  * bytes in front of it, and all slots go out in one sendmsg() (MSG_NOSIGNAL, non-blocking; in
  * IOV_MAX chunks). If the kernel takes only part of it, the rest of the frame it tore is copied to
  * wbuf and completed on EPOLLOUT; the whole frames after it are queued in wbuf too while they fit
- * (STREAM_WBUF_SIZE), and dropped whole otherwise (counted in the batch's dropped). While wbuf has
- * bytes, new frames are queued behind them or dropped whole: the stream never carries a torn frame,
- * and ordering is kept.
+ * (STREAM_WBUF_SIZE); from the first one that does not fit on, they are dropped whole (counted in
+ * the batch's dropped). While wbuf has bytes, new frames are queued behind them or dropped the same
+ * way. So the stream never carries a torn frame, ordering is kept, and what goes out of a batch is
+ * always a prefix of it (stream_flush() returns its length).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +92,7 @@ static bool stream_path_in_use(const struct sockaddr_un *addr)
 	if (fd < 0)
 		return true; /* cannot tell: do not replace it */
 	in_use = connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0 ||
-		 (errno != ECONNREFUSED && errno != ENOENT && errno != ENOTSOCK);
+		(errno != ECONNREFUSED && errno != ENOENT && errno != ENOTSOCK);
 	close(fd);
 	return in_use;
 }
@@ -357,25 +358,29 @@ static int stream_write_pending(struct stream_state *s)
 	return stream_set_epollout(s, false) < 0 ? -1 : 0;
 }
 
-/* Queue whole frames [first, end) of b behind pending bytes; drop those that do not fit. */
+/* Queue whole frames [first, end) of b behind pending bytes, in order, up to the first one that
+ * does not fit: that one and all after it are dropped (so what goes out is always a prefix of the
+ * batch, and never reordered). Returns the number queued, or -1 if epoll failed. */
 static int stream_queue_frames(struct stream_state *s, struct frame_batch *b, unsigned first)
 {
 	int queued = 0;
+	unsigned i;
 
-	for (unsigned i = first; i < b->count; i++) {
+	for (i = first; i < b->count; i++) {
 		size_t len;
 		uint8_t *p = batch_frame(b, i, &len);
 
-		if (stream_queue(s, p - STREAM_LEN_BYTES, len + STREAM_LEN_BYTES)) {
-			queued++;
-		} else {
-			b->dropped++;
-			s->frames_dropped++;
-		}
+		if (!stream_queue(s, p - STREAM_LEN_BYTES, len + STREAM_LEN_BYTES))
+			break;
+		queued++;
 	}
-	if (s->frames_dropped)
-		log_ratelimited(LOG_LVL_DEBUG, "qemu stream: socket full, %lu frames dropped so far",
+	if (i < b->count) {
+		b->dropped += b->count - i;
+		s->frames_dropped += b->count - i;
+		log_ratelimited(LOG_LVL_DEBUG,
+				"qemu stream: socket full, %lu frames dropped so far",
 				s->frames_dropped);
+	}
 	if (s->wlen > s->woff && stream_set_epollout(s, true) < 0)
 		return -1;
 	return queued;
@@ -456,6 +461,10 @@ int stream_flush(struct stream_state *s, struct frame_batch *b)
 			}
 			if (n > 0) {
 				/* Torn: wbuf is empty here and larger than any frame. */
+				log_ratelimited(LOG_LVL_DEBUG,
+						"qemu stream: partial write, the rest of a frame "
+						"(%zu of %zu bytes) waits for the socket",
+						flen - (size_t)n, flen);
 				stream_queue(s, (uint8_t *)iov[k].iov_base + n, flen - (size_t)n);
 				done++;
 				s->frames_out++;

@@ -63,11 +63,11 @@ enum stream_status stream_accept(struct stream_state *s, struct dispatch_ctx *d)
 /* Events on the connection: read and dispatch frames on EPOLLIN, write pending bytes on EPOLLOUT,
  * and drop the connection on EOF, errors or a framing error. */
 enum stream_status stream_handle(struct stream_state *s, struct dispatch_ctx *d, uint32_t events);
-/* Write every frame of b (a length in each slot's headroom, one sendmsg), then reset b. Frames
- * that cannot be written are dropped whole (counted in b->dropped); a frame the kernel took in
- * part is completed later on EPOLLOUT: the stream never carries a torn frame. Returns the number
- * of frames written or queued. If the write fails the connection is closed and the return is -1
- * (stream_connected() tells). */
+/* Write every frame of b (a length in each slot's headroom, one sendmsg), then reset b. A frame the
+ * kernel took in part is completed later on EPOLLOUT (the stream never carries a torn frame), and
+ * so are the whole frames after it that fit the write queue. Returns n: frames 0..n-1 of the batch
+ * were written or queued, frames n.. were dropped whole (counted in b->dropped). If the write
+ * fails the connection is closed and the return is -1 (stream_connected() tells). */
 int stream_flush(struct stream_state *s, struct frame_batch *b);
 static inline bool stream_connected(const struct stream_state *s)
 {
