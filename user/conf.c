@@ -196,7 +196,7 @@ static const struct conf_opt conf_opts[] = {
 	HEADER(SCOPE_BOTH, "DNS:"),
 	{ O_DNS, "dns", 'D', "ADDR|none", SCOPE_BOTH, true,
 	  "Resolver for the guest (repeatable; none: no resolver)" },
-	{ O_DNS_FORWARD, "dns-forward", 0, "ADDR", SCOPE_BOTH, false,
+	{ O_DNS_FORWARD, "dns-forward", 0, "ADDR", SCOPE_BOTH, true,
 	  "Forward DNS queries to ADDR to the host's resolver" },
 	{ O_DNS_HOST, "dns-host", 0, "ADDR", SCOPE_BOTH, false,
 	  "Host resolver for --dns-forward" },
@@ -218,16 +218,16 @@ static const struct conf_opt conf_opts[] = {
 	{ O_NO_DHCPV6, "no-dhcpv6", 0, NULL, SCOPE_BOTH, true, "No DHCPv6 server" },
 	{ O_NO_RA, "no-ra", 0, NULL, SCOPE_BOTH, true, "No router advertisements" },
 	{ O_NO_ICMP, "no-icmp", 0, NULL, SCOPE_BOTH, true, "Drop ICMP/ICMPv6 echo requests" },
-	{ O_NO_TCP, "no-tcp", 0, NULL, SCOPE_BOTH, false, "Drop TCP" },
-	{ O_NO_UDP, "no-udp", 0, NULL, SCOPE_BOTH, false, "Drop UDP" },
+	{ O_NO_TCP, "no-tcp", 0, NULL, SCOPE_BOTH, true, "Drop TCP" },
+	{ O_NO_UDP, "no-udp", 0, NULL, SCOPE_BOTH, true, "Drop UDP" },
 	{ O_FREEBIND, "freebind", 0, NULL, SCOPE_BOTH, false,
 	  "Allow -t/-u to bind addresses not configured" },
 
 	HEADER(SCOPE_BOTH, "Port forwarding (SPEC: none, [ADDR[%IF]/]PORT[-LAST][:TO[-TOLAST]],"
 			   "~EXCL,..., all (passt), auto (pasta)):"),
-	{ O_TCP_PORTS, "tcp-ports", 't', "SPEC", SCOPE_BOTH, false,
+	{ O_TCP_PORTS, "tcp-ports", 't', "SPEC", SCOPE_BOTH, true,
 	  "TCP ports to forward to the guest" },
-	{ O_UDP_PORTS, "udp-ports", 'u', "SPEC", SCOPE_BOTH, false,
+	{ O_UDP_PORTS, "udp-ports", 'u', "SPEC", SCOPE_BOTH, true,
 	  "UDP ports to forward to the guest" },
 	{ O_TCP_NS, "tcp-ns", 'T', "SPEC", SCOPE_PASTA, false,
 	  "TCP ports to forward from the namespace" },
@@ -714,6 +714,9 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 
 		if (config_parse_fwd_spec(arg, c->mode, set, sub, sizeof(sub)))
 			return conf_fail(err, len, "invalid spec '%s': %s", arg, sub);
+		/* Following bound ports (pasta's "auto") needs the port scanner, not built yet. */
+		if (set->mode == FWD_AUTO)
+			return conf_fail(err, len, "'auto' is not implemented yet");
 		*noop = set->mode == FWD_NONE;
 		return 0;
 	}

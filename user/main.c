@@ -19,8 +19,7 @@
  *      - passt: stream_listen() binds the UNIX socket (or stream_adopt() takes --fd), the qemu
  *        command line to use is printed, and unless -f we go to the background (double fork,
  *        the same 'ready' pipe; logs then go to syslog, or to the -l file).
- *   4. pasta: the BPF fast path is loaded (io/fastpath.c) while we still have privileges; with
- *      --bpf on and no fast path we exit. It is stopped (detached, unpinned) in main_cleanup().
+ *   4. The BPF fast path will be loaded at the marked spot, while we still have privileges.
  *   5. The --pid file is written, then privileges are dropped (passt started as root switches to
  *      --runas or "nobody": setgroups, setgid, setuid; pasta started as root keeps them unless
  *      --runas is given), and the waiting parent is told we are ready.
@@ -31,12 +30,20 @@
  *   STREAM_LISTEN     stream_accept()   (a new qemu: guest state reset, first RA scheduled)
  *   STREAM            stream_handle()   -> dispatch_frame() ...; disconnect resets guest state
  *   PING              ping_sock_ready() -> echo replies into the output batch
- *   TIMER (1 s)       ping_expire(), unsolicited router advertisements
+ *   UDP               udp_sock_event()  -> datagrams and ICMP errors into the output batch
+ *   UDP_LISTEN        udp_listen_event() (a -u port) -> datagrams into the output batch
+ *   TCP               tcp_sock_event()  -> segments for the guest into the output batch (also tcp's
+ *                                          own timerfd, index TCP_INDEX_TIMER)
+ *   TCP_LISTEN        tcp_listen_event() -> a connection on a -t port: SYN to the guest
+ *   TIMER (1 s)       ping_expire(), udp_timer(), unsolicited router advertisements
  *   SIGNAL            SIGTERM/SIGINT: clean exit; SIGCHLD: has the command exited?
  *   CHILD             the command exited: exit with its status
  *   NETNS_WATCH       the joined namespace is gone: exit
- * After each round the one output batch is flushed through the active edge (tap_flush() or
- * stream_flush()); handlers never write to the guest themselves.
+ * After a batch of guest frames (TAP, STREAM) tcp_tap_batch_done() sends the ACKs and data TCP
+ * deferred to the end of the batch, and udp_tap_batch_done() sends the datagrams UDP staged
+ * from it (sendmmsg()). After each round the one output batch is flushed through the
+ * active edge (tap_flush() or stream_flush()), and tcp_flushed() learns how many of its frames
+ * went out; handlers never write to the guest themselves.
  *
  * State: one static struct main_state (configuration, guest state, output batch, edges, tables).
  * Clean exit: the socket file and the pid file are removed (errors only logged: after dropping
@@ -51,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -66,10 +74,12 @@
 #include "core/guest.h"
 #include "core/log.h"
 #include "flow/ping.h"
+#include "flow/udp.h"
+#include "flow/tcp.h"
 #include "io/dispatch.h"
-#include "io/fastpath.h"
 #include "io/netlink.h"
 #include "io/ns.h"
+#include "io/resolv.h"
 #include "io/stream.h"
 #include "io/tap.h"
 #include "proto/ndp.h"
@@ -90,6 +100,10 @@ static struct main_state {
 	struct stream_state stream;
 	bool stream_ready;
 	struct ping_table *ping;
+	struct udp_ctx udp;
+	bool udp_ready;
+	bool dns_from_cmdline; /* -D gave resolvers: the first is --dns-forward's target */
+	struct tcp_ctx *tcp;
 	int epollfd, timerfd, sigfd;
 	int ready_fd; /* write end of the pipe the waiting parent reads, or -1 */
 	bool pid_file_written;
@@ -117,7 +131,6 @@ static time_t main_now(void)
 
 static void main_cleanup(void)
 {
-	fastpath_stop(); /* before ns_cleanup(): it detaches from the tap */
 	if (m.stream_ready)
 		stream_cleanup(&m.stream);
 	m.stream_ready = false;
@@ -126,6 +139,11 @@ static void main_cleanup(void)
 	m.ns_ready = false;
 	ping_table_free(m.ping);
 	m.ping = NULL;
+	if (m.udp_ready)
+		udp_cleanup(&m.udp);
+	m.udp_ready = false;
+	tcp_free(m.tcp);
+	m.tcp = NULL;
 	if (m.pid_file_written && unlink(m.c.pid_file) < 0 && errno != ENOENT)
 		debug("cannot remove pid file %s: %s", m.c.pid_file, strerror(errno));
 	m.pid_file_written = false;
@@ -379,7 +397,35 @@ static void main_epoll_add(int fd, enum epoll_kind kind, uint32_t index)
 	}
 }
 
-/* epoll, the output batch, the ping table. */
+/* The resolver --dns-forward queries go to, as upstream's dns_host: the first -D address, else
+ * the first nameserver of /etc/resolv.conf, loopback ones included (e.g. systemd-resolved's
+ * 127.0.0.53, which the guest cannot be given directly). udp_init() already defaults to the
+ * first of c->ip4.dns / c->ip6.dns (what -D or the filtered resolv.conf left). */
+static void main_dns_host(const struct config *c, struct udp_ctx *u)
+{
+	struct resolv_conf rc;
+	bool v4 = false, v6 = false;
+
+	if (m.dns_from_cmdline ||
+	    (!c->ip4.dns_forward.s_addr && IN6_IS_ADDR_UNSPECIFIED(&c->ip6.dns_forward)))
+		return;
+	if (resolv_read("/etc/resolv.conf", &rc) < 0)
+		return;
+	for (unsigned i = 0; i < rc.ns_count; i++) {
+		const struct resolv_ns *ns = &rc.ns[i];
+
+		if (ns->af == AF_INET && !v4) {
+			udp_dns_host_set(u, AF_INET, &ns->addr.v4, 0);
+			v4 = true;
+		} else if (ns->af == AF_INET6 && !v6 && !ns->scoped) {
+			udp_dns_host_set(u, AF_INET6, &ns->addr.v6, 0);
+			v6 = true;
+		}
+	}
+}
+
+/* epoll, the output batch, the ping table, UDP (and its -u listeners: opened here, in the
+ * host's namespace, while we still have the privileges that low ports need). */
 static void main_setup_core(struct config *c)
 {
 	size_t frame_max;
@@ -412,6 +458,30 @@ static void main_setup_core(struct config *c)
 	m.d.out = &m.out;
 	m.d.epollfd = m.epollfd;
 	m.d.ping = m.ping;
+
+	if (udp_init(&m.udp, c, &m.guest, m.epollfd, UDP_FLOWS_DEFAULT) < 0)
+		main_exit(1);
+	m.udp_ready = true;
+	main_dns_host(c, &m.udp);
+	m.d.udp = c->no_udp ? NULL : &m.udp;
+}
+
+/* TCP: flow table, timer, and the -t listeners (bound here, before privileges are dropped). */
+static void main_setup_tcp(struct config *c)
+{
+	struct rlimit rl;
+
+	/* A socket per flow: TCP_FLOWS_DEFAULT flows need more than the usual 1024 descriptors.
+	 * (The pasta command was started already and keeps its own limit.) */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			debug("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+	}
+	m.tcp = tcp_new(c, &m.guest, m.epollfd, TCP_FLOWS_DEFAULT);
+	if (!m.tcp)
+		main_exit(1);
+	m.d.tcp = m.tcp;
 }
 
 /* Signals as events: SIGTERM/SIGINT (exit) and SIGCHLD (command state). Called after the command's
@@ -513,7 +583,7 @@ static void main_ra_tick(const struct config *c, time_t now)
 		wait = MAIN_RA_INITIAL_INTERVAL;
 	else
 		wait = NDP_RA_INTERVAL_MIN +
-			(unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
+		       (unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
 	m.ra_next = now + wait;
 }
 
@@ -570,6 +640,12 @@ static void main_on_timer(const struct config *c)
 	if (read(m.timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		debug("timerfd read: %s", strerror(errno));
 	ping_expire(m.ping, now);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		udp_timer(&m.udp, &ts);
+	}
 	main_ra_tick(c, now);
 }
 
@@ -581,11 +657,12 @@ static void main_on_stream_status(const struct config *c, enum stream_status st)
 		main_ra_tick(c, main_now());
 	} else if (st == STREAM_DISCONNECTED) {
 		main_guest_reset();
+		udp_guest_gone(&m.udp);
+		tcp_guest_gone(m.tcp);
 		m.ra_next = 0;
 		batch_reset(&m.out);
 		if (c->one_off || m.stream.inherited) {
-			info("%s, exiting",
-			     c->one_off ? "One-off mode" : "Inherited socket closed");
+			info("%s, exiting", c->one_off ? "One-off mode" : "Inherited socket closed");
 			main_exit(0);
 		}
 	}
@@ -611,7 +688,9 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 
 			switch ((enum epoll_kind)ref.kind) {
 			case EPOLL_KIND_TAP:
-				if (tap_read_batch(m.ns.tap_fd, &m.d, MAIN_TAP_READ_MAX) < 0) {
+				status = tap_read_batch(m.ns.tap_fd, &m.d, MAIN_TAP_READ_MAX);
+				tcp_tap_batch_done(m.tcp, &m.out);
+				if (status < 0) {
 					if (m.ns.watch_fd >= 0 && ns_watch_gone(&m.ns)) {
 						info("Namespace is gone, exiting");
 						main_exit(0);
@@ -619,17 +698,31 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 					err("tap device failed, exiting");
 					main_exit(1);
 				}
-				fastpath_sync(c, &m.guest);
+				udp_tap_batch_done(&m.udp);
 				break;
 			case EPOLL_KIND_STREAM_LISTEN:
 				main_on_stream_status(c, stream_accept(&m.stream, &m.d));
 				break;
 			case EPOLL_KIND_STREAM:
-				main_on_stream_status(c,
-						      stream_handle(&m.stream, &m.d, ev[i].events));
+				status = (int)stream_handle(&m.stream, &m.d, ev[i].events);
+				tcp_tap_batch_done(m.tcp, &m.out);
+				udp_tap_batch_done(&m.udp); /* before a disconnect drops the stage */
+				main_on_stream_status(c, (enum stream_status)status);
+				break;
+			case EPOLL_KIND_TCP:
+				tcp_sock_event(m.tcp, ref.index, ev[i].events, &m.out);
+				break;
+			case EPOLL_KIND_TCP_LISTEN:
+				tcp_listen_event(m.tcp, ref.index, ev[i].events, &m.out);
 				break;
 			case EPOLL_KIND_PING:
 				ping_sock_ready(m.ping, c, &m.guest, ref.index, &m.out);
+				break;
+			case EPOLL_KIND_UDP:
+				udp_sock_event(&m.udp, ref.index, ev[i].events, &m.out);
+				break;
+			case EPOLL_KIND_UDP_LISTEN:
+				udp_listen_event(&m.udp, ref.index, ev[i].events, &m.out);
 				break;
 			case EPOLL_KIND_TIMER:
 				main_on_timer(c);
@@ -659,9 +752,17 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 		if (!m.out.count)
 			continue;
 		if (c->mode == MODE_PASTA) {
-			tap_flush(m.ns.tap_fd, &m.out);
-		} else if (stream_flush(&m.stream, &m.out) < 0 && !stream_connected(&m.stream)) {
-			main_on_stream_status(c, STREAM_DISCONNECTED);
+			unsigned total = m.out.count;
+			int written = tap_flush(m.ns.tap_fd, &m.out);
+
+			tcp_flushed(m.tcp, written > 0 ? (unsigned)written : 0, total);
+		} else {
+			unsigned total = m.out.count;
+			int written = stream_flush(&m.stream, &m.out);
+
+			tcp_flushed(m.tcp, written > 0 ? (unsigned)written : 0, total);
+			if (written < 0 && !stream_connected(&m.stream))
+				main_on_stream_status(c, STREAM_DISCONNECTED);
 		}
 	}
 }
@@ -682,6 +783,7 @@ int main(int argc, char **argv)
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
+	m.dns_from_cmdline = c->ip4.dns_count || c->ip6.dns_count;
 	if (nl_host_discover(c) < 0)
 		return 1;
 	main_log_config(c);
@@ -694,26 +796,17 @@ int main(int argc, char **argv)
 			main_daemonise(false);
 		main_setup_core(c);
 		main_setup_pasta(c);
+		main_setup_tcp(c);
 	} else {
 		main_setup_core(c);
 		main_setup_passt(c);
+		main_setup_tcp(c);
 		if (!c->foreground)
 			main_daemonise(true);
 		main_setup_signals();
 	}
 
 	/* BPF fast path: loaded here, before privileges are dropped */
-	{
-		uid_t run_uid = (uid_t)-1; /* who owns the pins: whom main_drop_privileges() becomes */
-		gid_t run_gid = (gid_t)-1;
-
-		if (c->mode == MODE_PASTA && geteuid() == 0 && c->runas[0] &&
-		    main_runas_ids(c->runas, &run_uid, &run_gid) < 0)
-			main_exit(1);
-		if (fastpath_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, &m.guest, run_uid,
-				   run_gid) < 0)
-			main_exit(1);
-	}
 
 	if (c->pid_file[0] && main_write_pid_file(c->pid_file) < 0)
 		main_exit(1);

@@ -19,6 +19,10 @@
  *        UDP to port 547                  -> dhcpv6_recv         (proto/dhcpv6.c), unless
  *                                                                  --no-dhcpv6
  *        ICMP/ICMPv6 echo request         -> ping_recv_guest     (flow/ping.c)
+ *        any other UDP (not a service's)  -> udp_tap_recv        (flow/udp.c); it stages
+ *                                            datagrams, which main.c sends after the
+ *                                            edge's read batch (udp_tap_batch_done())
+ *        TCP (not a fragment)             -> tcp_tap_recv        (flow/tcp.c)
  *      Whatever no handler claims is counted in frames_unhandled and traced (TCP and UDP
  *      translation arrive with a later floor-3 module).
  * Answers are appended to d->out; this file never writes to the guest.
@@ -29,6 +33,8 @@
 
 #include "core/log.h"
 #include "flow/ping.h"
+#include "flow/udp.h"
+#include "flow/tcp.h"
 #include "io/dispatch.h"
 #include "proto/arp.h"
 #include "proto/dhcp.h"
@@ -102,6 +108,10 @@ static bool dispatch_route(struct dispatch_ctx *d, const struct frame *f)
 	const struct config *c = d->c;
 	int icmp6_type;
 
+	if ((f->l3_kind == FRAME_L3_IP4 || f->l3_kind == FRAME_L3_IP6) &&
+	    f->l4_proto == IPPROTO_TCP && !f->fragment)
+		return d->tcp && !c->no_tcp && tcp_tap_recv(d->tcp, f, d->out) == 0;
+
 	switch (f->l3_kind) {
 	case FRAME_L3_ARP:
 		return arp_recv(c, d->guest, f, d->out) > 0;
@@ -110,6 +120,8 @@ static bool dispatch_route(struct dispatch_ctx *d, const struct frame *f)
 			return !c->no_dhcp && dhcp_recv(c, d->guest, f, d->out) > 0;
 		if (f->l4_proto == IPPROTO_ICMP && d->ping)
 			return ping_recv_guest(d->ping, c, d->epollfd, f) > 0;
+		if (f->l4_proto == IPPROTO_UDP && d->udp)
+			return udp_tap_recv(d->udp, f, d->out) > 0;
 		return false;
 	case FRAME_L3_IP6:
 		icmp6_type = dispatch_icmp6_type(f);
@@ -120,6 +132,8 @@ static bool dispatch_route(struct dispatch_ctx *d, const struct frame *f)
 			return ping_recv_guest(d->ping, c, d->epollfd, f) > 0;
 		if (dispatch_is_udp_to(f, FRAME_L3_IP6, BP_DHCPV6_SERVER_PORT))
 			return !c->no_dhcpv6 && dhcpv6_recv(c, d->guest, f, d->out) > 0;
+		if (f->l4_proto == IPPROTO_UDP && d->udp)
+			return udp_tap_recv(d->udp, f, d->out) > 0;
 		return false;
 	case FRAME_L3_OTHER:
 	default:
@@ -144,7 +158,7 @@ void dispatch_frame(struct dispatch_ctx *d, const void *buf, size_t len)
 	if (!dispatch_route(d, &f)) {
 		d->frames_unhandled++;
 		trace("dispatch: unhandled frame: %zu bytes, EtherType 0x%04x, L4 protocol %u", len,
-		      f.ethertype,
-		      f.l3_kind == FRAME_L3_IP4 || f.l3_kind == FRAME_L3_IP6 ? f.l4_proto : 0);
+		      f.ethertype, f.l3_kind == FRAME_L3_IP4 || f.l3_kind == FRAME_L3_IP6 ?
+					   f.l4_proto : 0);
 	}
 }

@@ -18,6 +18,8 @@
 #include "core/guest.h"
 
 struct ping_table;
+struct udp_ctx;
+struct tcp_ctx;
 
 struct dispatch_ctx {
 	const struct config *c;
@@ -25,6 +27,8 @@ struct dispatch_ctx {
 	struct frame_batch *out; /* answers to the guest */
 	int epollfd; /* where translators register their sockets */
 	struct ping_table *ping; /* ICMP/ICMPv6 echo flows (flow/ping.h) */
+	struct udp_ctx *udp; /* UDP flows (flow/udp.h), or NULL: UDP not translated */
+	struct tcp_ctx *tcp; /* TCP flows (flow/tcp.h), or NULL */
 	unsigned long frames_in, frames_malformed, frames_unhandled;
 };
 

@@ -318,7 +318,8 @@ int fastpath_start(const struct config *c, const struct ns_state *ns, const stru
 	p.pin_gid = run_gid == (gid_t)-1 ? BP_LOADER_NO_CHOWN : (uint32_t)run_gid;
 	p.verbose = log_get_level() >= LOG_LVL_DEBUG;
 
-	fp.host_echo = fastpath_host_echo(c, run_gid);
+	/* The echo probe costs up to 2 x FASTPATH_ECHO_WAIT_MS: not when the loader cannot run. */
+	fp.host_echo = bp_loader_probe_bpf(line, sizeof(line)) ? 0 : fastpath_host_echo(c, run_gid);
 	fastpath_tap_config(c, g, fp.host_echo, &p.config);
 	fp.addr6_seen = g->addr6_seen;
 	fp.addr6_ll_seen = g->addr6_ll_seen;
