@@ -153,6 +153,25 @@ uint64_t pin_pid_start_time(uint32_t pid)
 	return start ? start : 1;
 }
 
+/* True if dir exists and holds no entry but . and .. */
+static bool pin_dir_is_empty(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
 int pin_dir_owner_alive(const char *dir, uint32_t *pid_out)
 {
 	struct bp_instance owner;
@@ -176,6 +195,10 @@ int pin_dir_owner_alive(const char *dir, uint32_t *pid_out)
 			return start && (!owner.pid_start_time || start == owner.pid_start_time);
 		}
 	}
+	/* No owner record and nothing pinned: what an instance that dropped privileges leaves
+	 * behind (it could unpin its maps but not remove the directory bpffs gave to root). */
+	if (pin_dir_is_empty(dir))
+		return 0;
 	/* No owner record: a directory named after a PID is that PID's. */
 	name = strrchr(dir, '/');
 	name = name ? name + 1 : dir;

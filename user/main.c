@@ -19,7 +19,8 @@
  *      - passt: stream_listen() binds the UNIX socket (or stream_adopt() takes --fd), the qemu
  *        command line to use is printed, and unless -f we go to the background (double fork,
  *        the same 'ready' pipe; logs then go to syslog, or to the -l file).
- *   4. The BPF fast path will be loaded at the marked spot, while we still have privileges.
+ *   4. pasta: the BPF fast path is loaded (io/fastpath.c) while we still have privileges; with
+ *      --bpf on and no fast path we exit. It is stopped (detached, unpinned) in main_cleanup().
  *   5. The --pid file is written, then privileges are dropped (passt started as root switches to
  *      --runas or "nobody": setgroups, setgid, setuid; pasta started as root keeps them unless
  *      --runas is given), and the waiting parent is told we are ready.
@@ -77,6 +78,7 @@
 #include "flow/udp.h"
 #include "flow/tcp.h"
 #include "io/dispatch.h"
+#include "io/fastpath.h"
 #include "io/netlink.h"
 #include "io/ns.h"
 #include "io/resolv.h"
@@ -131,6 +133,7 @@ static time_t main_now(void)
 
 static void main_cleanup(void)
 {
+	fastpath_stop(); /* before ns_cleanup(): it detaches from the tap */
 	if (m.stream_ready)
 		stream_cleanup(&m.stream);
 	m.stream_ready = false;
@@ -699,6 +702,7 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 					main_exit(1);
 				}
 				udp_tap_batch_done(&m.udp);
+				fastpath_sync(c, &m.guest);
 				break;
 			case EPOLL_KIND_STREAM_LISTEN:
 				main_on_stream_status(c, stream_accept(&m.stream, &m.d));
@@ -807,6 +811,17 @@ int main(int argc, char **argv)
 	}
 
 	/* BPF fast path: loaded here, before privileges are dropped */
+	{
+		uid_t run_uid = (uid_t)-1; /* who owns the pins: whom main_drop_privileges() becomes */
+		gid_t run_gid = (gid_t)-1;
+
+		if (c->mode == MODE_PASTA && geteuid() == 0 && c->runas[0] &&
+		    main_runas_ids(c->runas, &run_uid, &run_gid) < 0)
+			main_exit(1);
+		if (fastpath_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, &m.guest, run_uid,
+				   run_gid) < 0)
+			main_exit(1);
+	}
 
 	if (c->pid_file[0] && main_write_pid_file(c->pid_file) < 0)
 		main_exit(1);

@@ -3,7 +3,8 @@
  * verdict.h - the three things the tap program does with a frame, each counted once
  *
  * bp_pass(): the frame goes on to the tap unchanged and the daemon reads it (TC_ACT_OK).
- * bp_drop(): the frame is discarded (TC_ACT_SHOT); only for frames the daemon would discard too,
+ * bp_drop(): the frame is discarded (TC_ACT_STOLEN: silently, as the daemon would; TC_ACT_SHOT
+ *   would make the sender's write fail with ENOBUFS); only for frames the daemon would discard too,
  *   each with its reason counter.
  * bp_answer(): the frame has been rewritten in place into our answer; it is sent back into the
  *   namespace as if it had arrived on the tap (bpf_redirect with BPF_F_INGRESS to the tap itself,
@@ -29,7 +30,7 @@ static __always_inline int bp_drop(enum bp_tap_counter reason)
 {
 	bp_count(BP_TAP_CNT_DROPPED);
 	bp_count(reason);
-	return TC_ACT_SHOT;
+	return TC_ACT_STOLEN;
 }
 
 static __always_inline int bp_answer(struct __sk_buff *skb, enum bp_tap_counter answered)

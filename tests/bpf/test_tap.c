@@ -3,7 +3,7 @@
  * test_tap.c - the tap egress answerer, run in the kernel on a table of crafted frames
  *
  * Each fixture is an input frame, a configuration (full, minimal, or all zero as the map is
- * created), the expected verdict (TC_ACT_OK: passed to the daemon, TC_ACT_SHOT: dropped,
+ * created), the expected verdict (TC_ACT_OK: passed to the daemon, TC_ACT_STOLEN: dropped,
  * TC_ACT_REDIRECT: answered), the expected output frame (built here byte by byte from the answer
  * contract in include/bpasst_maps.h, never with the code under test; for pass and drop the
  * output must be the input, untouched), and the counters that must move (EtherType class,
@@ -373,12 +373,12 @@ struct fixture {
 	enum fx id;
 	const char *name;
 	enum cfg_kind cfg;
-	int verdict; /* TC_ACT_OK, TC_ACT_SHOT or TC_ACT_REDIRECT */
+	int verdict; /* TC_ACT_OK, TC_ACT_STOLEN or TC_ACT_REDIRECT */
 	enum bp_tap_counter class, outcome, reason; /* reason: BP_TAP_CNT_MAX for none */
 };
 
 #define PASS(c) TC_ACT_OK, c, BP_TAP_CNT_PASSED, BP_TAP_CNT_MAX
-#define DROP(c, r) TC_ACT_SHOT, c, BP_TAP_CNT_DROPPED, r
+#define DROP(c, r) TC_ACT_STOLEN, c, BP_TAP_CNT_DROPPED, r
 #define ANSWER(c, a) TC_ACT_REDIRECT, c, a, BP_TAP_CNT_MAX
 #define C_ARP BP_TAP_CNT_ETH_ARP
 #define C_IP4 BP_TAP_CNT_ETH_IP4

@@ -330,8 +330,8 @@ int fastpath_start(const struct config *c, const struct ns_state *ns, const stru
 	fp.owner = getpid();
 	info("%s", line);
 	debug("BPF fast path: answers ARP %s, NDP %s, RA %s, echo IPv4 %s, IPv6 %s",
-	      p.config.flags & BP_CFG_ARP ? "on" : "off", p.config.flags & BP_CFG_NDP ? "on" : "off",
-	      p.config.flags & BP_CFG_RA ? "on" : "off",
+	      p.config.flags & BP_CFG_ARP ? "on" : "off",
+	      p.config.flags & BP_CFG_NDP ? "on" : "off", p.config.flags & BP_CFG_RA ? "on" : "off",
 	      p.config.flags & BP_CFG_ECHO4 ? "on" : "off (host does not answer, or disabled)",
 	      p.config.flags & BP_CFG_ECHO6 ? "on" : "off (host does not answer, or disabled)");
 	return 0;
