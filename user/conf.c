@@ -179,18 +179,18 @@ static const struct conf_opt conf_opts[] = {
 	  "MTU to advertise, 68-65520 (1280 or more with IPv6)" },
 	{ O_MAC, "mac-addr", 'M', "MAC", SCOPE_BOTH, true,
 	  "Our MAC address (default 9a:55:9a:55:9a:55)" },
-	{ O_OUTBOUND, "outbound", 'o', "ADDR", SCOPE_BOTH, false,
+	{ O_OUTBOUND, "outbound", 'o', "ADDR", SCOPE_BOTH, true,
 	  "Source address for outbound sockets" },
-	{ O_OUTBOUND_IF4, "outbound-if4", 0, "NAME", SCOPE_BOTH, false,
+	{ O_OUTBOUND_IF4, "outbound-if4", 0, "NAME", SCOPE_BOTH, true,
 	  "Bind IPv4 outbound sockets to interface NAME" },
-	{ O_OUTBOUND_IF6, "outbound-if6", 0, "NAME", SCOPE_BOTH, false,
+	{ O_OUTBOUND_IF6, "outbound-if6", 0, "NAME", SCOPE_BOTH, true,
 	  "Bind IPv6 outbound sockets to interface NAME" },
-	{ O_MAP_HOST_LOOPBACK, "map-host-loopback", 0, "ADDR|none", SCOPE_BOTH, false,
+	{ O_MAP_HOST_LOOPBACK, "map-host-loopback", 0, "ADDR|none", SCOPE_BOTH, true,
 	  "Guest address that reaches the host's loopback" },
-	{ O_MAP_GUEST_ADDR, "map-guest-addr", 0, "ADDR|none", SCOPE_BOTH, false,
+	{ O_MAP_GUEST_ADDR, "map-guest-addr", 0, "ADDR|none", SCOPE_BOTH, true,
 	  "Guest address that reaches the host's own address" },
-	{ O_MAP_GW, "map-gw", 0, NULL, SCOPE_BOTH, false, "Map the gateway address to the host" },
-	{ O_NO_MAP_GW, "no-map-gw", 0, NULL, SCOPE_BOTH, false,
+	{ O_MAP_GW, "map-gw", 0, NULL, SCOPE_BOTH, true, "Map the gateway address to the host" },
+	{ O_NO_MAP_GW, "no-map-gw", 0, NULL, SCOPE_BOTH, true,
 	  "Don't map the gateway address to the host" },
 
 	HEADER(SCOPE_BOTH, "DNS:"),
@@ -661,6 +661,11 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 	case O_OUTBOUND_IF6:
 		return conf_copy_ifname(c->ip6.outbound_if, arg, err, len);
 	case O_MAP_HOST_LOOPBACK:
+		/* "none": no guest address reaches the host's loopback, as --no-map-gw (upstream). */
+		if (!strcmp(arg, "none")) {
+			c->no_map_gw = true;
+			return 0;
+		}
 		return conf_parse_addr_pair(arg, CONF_ADDR_MAP, true, &c->ip4.map_host_loopback,
 		                            &c->ip6.map_host_loopback, err, len);
 	case O_MAP_GUEST_ADDR:

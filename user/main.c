@@ -484,6 +484,10 @@ static void main_setup_tcp(struct config *c)
 	m.tcp = tcp_new(c, &m.guest, m.epollfd, TCP_FLOWS_DEFAULT);
 	if (!m.tcp)
 		main_exit(1);
+	/* --dns-forward over TCP goes where UDP's goes (main_dns_host() chose it). */
+	tcp_dns_host_set(m.tcp, AF_INET, m.udp.dns4.set ? &m.udp.dns4.addr : NULL, m.udp.dns4.port);
+	tcp_dns_host_set(m.tcp, AF_INET6, m.udp.dns6.set ? &m.udp.dns6.addr : NULL,
+			 m.udp.dns6.port);
 	m.d.tcp = m.tcp;
 }
 

@@ -24,12 +24,31 @@ Checked:
     connection, out-of-window data) sent with an AF_PACKET socket: a transfer works afterwards;
   - passt mode: without a VM image, a small stand-in for qemu's "-netdev stream" (QEMU_BRIDGE:
     a tap in a third namespace <-> passt's UNIX socket, 4-byte length framing) plays the guest;
-    10 MiB up and down, IPv4 and IPv6, and a -t forward from the host's loopback.
+    10 MiB up and down, IPv4 and IPv6, and a -t forward from the host's loopback;
+  - --dns-forward over TCP (dig +tcp, the answer from the forward address, port 53) against a
+    DNS server in the remote namespace (the host's resolver from resolv.conf), and against one
+    on the host's loopback (127.0.0.53, as systemd-resolved);
+  - address mapping, for TCP and (through the UDP path) UDP, IPv4 and IPv6, with ID_SERVER
+    answering its name and the peer address it saw: the gateway reaches the host's loopback by
+    default, --map-host-loopback ADDR instead (the gateway is then the remote), not with
+    --no-map-gw, again with --map-gw; --map-guest-addr 169.254.1.2 (Podman) reaches the host's
+    own address, and -t/-u connections from that address then appear to come from it (else
+    from the gateway); in passt mode, connections from the host's loopback appear to come from
+    the gateway or from --map-host-loopback; -o ADDR is the source the remote sees (not
+    towards the host's loopback); --outbound-if4/6 NAME makes sockets leave through NAME (a
+    second link with a less preferred default route), and only for its own family; a namespace
+    that uses another address than assigned works outbound, and inbound flows go to that
+    address;
+  - address- and interface-bound forwards (127.0.0.1/, ::1/, ADDR/, translated, %veth0/,
+    ADDR%veth0/, %lo/): forwarded from where they are bound, refused from elsewhere;
+  - flow table full: 4096 connections (the table's size) open, the next ones are refused at
+    once, the established ones still work, one closed makes room, one error line in the log.
 """
 
 import hashlib
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -450,7 +469,7 @@ def tcp(sport, dport, seq, ack, flags, doff=5, payload=b"", win=65535, opts=b"")
     return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, win, 0, 0) + \
         opts + payload
 
-n = 0
+n = refused = 0
 for i in range(300):
     sp = 40000 + rnd.randrange(200)
     kind = i % 8
@@ -471,9 +490,12 @@ for i in range(300):
         f = frame(tcp(sp, 5006, 1, 0, 0x10))[:14 + 20 + 10]
     else:           # random bytes as TCP
         f = frame(os.urandom(rnd.randrange(20, 200)), fix_csum=bool(i % 2))
-    s.send(f)
+    try:
+        s.send(f)
+    except OSError:  # ENOBUFS: dropped on the way out (e.g. by the BPF fast path): fine
+        refused += 1
     n += 1
-print("SENT", n)
+print("SENT", n, "REFUSED", refused)
 """
 
 
@@ -492,6 +514,7 @@ def test_malformed_segments(topo, bins, free_tmp_path):
     r = pasta(topo, bins, script)
     assert "SENT 300" in r.stdout, r.stdout
     assert r.stdout.split()[-2] == want, r.stdout
+    print(r.stdout.splitlines()[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,3 +615,544 @@ def test_passt_forward(topo, bins, free_tmp_path):
                                  f"socat -t 30 TCP:{bracket(addr)}:8080 STDIO < {src}"],
                      timeout=60, check=False)
         assert first_word(r.stdout) == want, f"{addr}: {r.stdout!r} {r.stderr[-1000:]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers for the addressing cases below: a server that answers with its name and the peer
+# address it saw, and a client that prints what it got (TCP and UDP alike).
+
+ID_SERVER = r"""
+import socket, sys
+ident, proto, addr, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if fam == socket.AF_INET6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if addr == "::" else 1)
+s.bind((addr, port))
+if proto == "tcp":
+    s.listen(64)
+print("READY", flush=True)
+
+def shown(peer):
+    return peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
+
+while True:
+    if proto == "tcp":
+        c, peer = s.accept()
+        c.sendall(f"{ident} {shown(peer)}\n".encode())
+        c.close()
+    else:
+        d, peer = s.recvfrom(2048)
+        s.sendto(f"{ident} {shown(peer)}".encode(), peer)
+"""
+
+WHO_CLIENT = r"""
+import socket, sys
+proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+src = sys.argv[4] if len(sys.argv) > 4 else None
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+try:
+    if proto == "tcp":
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(5)
+        if src:
+            s.bind((src, 0))
+        s.connect((addr, port))
+        data = b""
+        while True:
+            d = s.recv(200)
+            if not d:
+                break
+            data += d
+        print("GOT", data.decode().strip(), flush=True)
+    else:
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(1.5)
+        if src:
+            s.bind((src, 0))
+        s.connect((addr, port))
+        for attempt in range(3):
+            s.send(b"who?")
+            try:
+                print("GOT", s.recv(200).decode().strip(), flush=True)
+                break
+            except socket.timeout:
+                continue
+        else:
+            print("TIMEOUT", flush=True)
+except ConnectionRefusedError:
+    print("REFUSED", flush=True)
+except ConnectionResetError:
+    print("RESET", flush=True)
+except socket.timeout:
+    print("TIMEOUT", flush=True)
+except OSError as e:
+    print("ERROR", e.errno, flush=True)
+"""
+
+# Per family: the server, the host's address, its loopback, the gateway (= the remote's veth
+# address), a --map-host-loopback address, a --map-guest-addr address, a second host address
+# for --outbound, another address for the namespace to use.
+ADDRS = {
+    "v4": dict(server=SERVER_V4, host=HOST_V4, lo="127.0.0.1", gw="192.0.2.1",
+               map_lo="198.51.100.7", map_guest="169.254.1.2", extra="192.0.2.9",
+               other="192.0.2.77", if_host="198.51.100.66", if_remote="198.51.100.65",
+               if_len=26, any="0.0.0.0"),
+    "v6": dict(server=SERVER_V6, host=HOST_V6, lo="::1", gw="2001:db8::1",
+               map_lo="2001:db8:7::7", map_guest="2001:db8:ff::2", extra="2001:db8::9",
+               other="2001:db8::77", if_host="2001:db8:6::2", if_remote="2001:db8:6::1",
+               if_len=64, any="::"),
+}
+PROTO_FAM = [(p, f) for p in ("tcp", "udp") for f in ("v4", "v6")]
+
+
+def write_script(free_tmp_path, name, text):
+    path = free_tmp_path(name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+def id_server(topo, free_tmp_path, ns, ident, proto, addr, port):
+    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
+    p = topo.spawn(ns, ["/usr/bin/python3", srv, ident, proto, addr, str(port)])
+    p.wait_for_output(r"READY", 10)
+    return p
+
+
+def who_cmd(free_tmp_path, proto, addr, port, src=None):
+    cli = write_script(free_tmp_path, "who.py", WHO_CLIENT)
+    return f"/usr/bin/python3 {cli} {proto} {addr} {port}" + (f" {src}" if src else "")
+
+
+def who(topo, free_tmp_path, ns, proto, addr, port):
+    """Run the client in ns; its one line of result."""
+    r = topo.run(ns, ["sh", "-c", who_cmd(free_tmp_path, proto, addr, port)], check=False,
+                 timeout=30)
+    return r.stdout.strip()
+
+
+def got_lines(out):
+    return [line for line in out.splitlines()
+            if line.split()[:1] in (["GOT"], ["REFUSED"], ["RESET"], ["TIMEOUT"], ["ERROR"])]
+
+
+def spawn_pasta_proto(topo, bins, free_tmp_path, proto, server_cmd, port, args, before=""):
+    """pasta with ARGS running BEFORE, then SERVER_CMD in the namespace; returns once a PROTO
+    socket has PORT there. pasta's output (Proc.output()) has what BEFORE printed."""
+    ready = free_tmp_path("ready")
+    if os.path.exists(ready):
+        os.unlink(ready)
+    tables = "/proc/net/tcp /proc/net/tcp6" if proto == "tcp" else "/proc/net/udp /proc/net/udp6"
+    script = (f"{before}{server_cmd} & i=0; while ! grep -qi ':{port:04X} ' {tables} "
+              f"2>/dev/null; do sleep 0.05; i=$((i+1)); [ $i -gt 200 ] && exit 1; done; "
+              f"touch {ready}; wait")
+    p = topo.spawn(topo.host, [bins.pasta, "--config-net", *args, "--", "sh", "-c", script])
+    wait_for(lambda: os.path.exists(ready) or not p.alive(), 20, what="server in namespace")
+    assert p.alive(), f"pasta exited early:\n{p.output()[-3000:]}"
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+# --dns-forward over TCP (dig +tcp), against a DNS server in the remote namespace (the host's
+# resolver, from resolv.conf) or on the host's loopback (like systemd-resolved's 127.0.0.53)
+
+DNS_FWD = {"v4": "198.51.100.1", "v6": "2001:db8:5::1"}
+DNS_HOST = {"v4": "198.51.100.53", "v6": "2001:db8:1::53"}
+
+# A DNS responder on UDP and TCP port 53 of one address: tcp.example.test A 192.0.2.124, AAAA
+# 2001:db8::124, NXDOMAIN for anything else; every query is printed as "Q <udp|tcp> <name>".
+DNS_SERVER = r"""
+import socket, struct, sys, threading
+addr = sys.argv[1]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+def answer(q, how):
+    if len(q) < 17:
+        return None
+    tid = struct.unpack("!H", q[:2])[0]
+    i, labels = 12, []
+    while i < len(q) and q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]])
+        i += 1 + q[i]
+    i += 1
+    if i + 4 > len(q):
+        return None
+    qtype = struct.unpack("!H", q[i:i + 2])[0]
+    name = b".".join(labels).decode(errors="replace").lower()
+    print("Q", how, name, qtype, flush=True)
+    answers = []
+    if name == "tcp.example.test" and qtype == 1:
+        answers.append(struct.pack("!HHHIH", 0xc00c, 1, 1, 60, 4) +
+                       socket.inet_pton(socket.AF_INET, "192.0.2.124"))
+    if name == "tcp.example.test" and qtype == 28:
+        answers.append(struct.pack("!HHHIH", 0xc00c, 28, 1, 60, 16) +
+                       socket.inet_pton(socket.AF_INET6, "2001:db8::124"))
+    rcode = 0 if name == "tcp.example.test" else 3
+    hdr = struct.pack("!HHHHHH", tid, 0x8180 | rcode, 1, len(answers), 0, 0)
+    return hdr + q[12:i + 4] + b"".join(answers)
+
+def recv_all(c, n):
+    b = b""
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            return None
+        b += d
+    return b
+
+def tcp_conn(c):
+    with c:
+        c.settimeout(10)
+        while True:
+            h = recv_all(c, 2)
+            q = h and recv_all(c, struct.unpack("!H", h)[0])
+            if not q:
+                return
+            a = answer(q, "tcp")
+            if a:
+                c.sendall(struct.pack("!H", len(a)) + a)
+
+u = socket.socket(fam, socket.SOCK_DGRAM)
+u.bind((addr, 53))
+t = socket.socket(fam, socket.SOCK_STREAM)
+t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind((addr, 53))
+t.listen(16)
+
+def tcp_loop():
+    while True:
+        c, _ = t.accept()
+        threading.Thread(target=tcp_conn, args=(c,), daemon=True).start()
+
+threading.Thread(target=tcp_loop, daemon=True).start()
+print("READY", flush=True)
+while True:
+    q, peer = u.recvfrom(4096)
+    a = answer(q, "udp")
+    if a:
+        u.sendto(a, peer)
+"""
+
+
+def start_dns(topo, free_tmp_path, ns, addr):
+    dns = write_script(free_tmp_path, "dns_server.py", DNS_SERVER)
+    p = topo.spawn(ns, ["/usr/bin/python3", dns, addr])
+    p.wait_for_output(r"READY", 10)
+    return p
+
+
+def dig_tcp_cmd(fwd, qtype, name="tcp.example.test"):
+    return f"dig +tcp @{fwd} {name} {qtype} +tries=2 +time=3"
+
+
+@pytest.mark.parametrize("fam", ["v4", "v6"])
+def test_dns_forward_tcp(topo, bins, daemon_user, free_tmp_path, fam):
+    topo.run(topo.remote, ["ip", "addr", "add", f"{DNS_HOST['v4']}/32", "dev", "lo"])
+    topo.run(topo.remote, ["ip", "addr", "add", f"{DNS_HOST['v6']}/128", "dev", "lo", "nodad"])
+    with open(f"/etc/netns/{topo.host}/resolv.conf", "a") as f:
+        f.write(f"nameserver {DNS_HOST['v6']}\n")
+    srv = start_dns(topo, free_tmp_path, topo.remote, DNS_HOST[fam])
+    qtype, want = ("A", "192.0.2.124") if fam == "v4" else ("AAAA", "2001:db8::124")
+    cmd = (f"{dig_tcp_cmd(DNS_FWD[fam], qtype)} | grep -E 'IN\\s+{qtype}|SERVER:'; "
+           f"{dig_tcp_cmd(DNS_FWD[fam], 'A', 'nothing.example.test')} | grep -c NXDOMAIN")
+    r = pasta(topo, bins, cmd, args=["--dns-forward", DNS_FWD["v4"],
+                                     "--dns-forward", DNS_FWD["v6"]], user=daemon_user)
+    assert re.search(rf"^tcp\.example\.test\.\s+\d+\s+IN\s+{qtype}\s+{re.escape(want)}$",
+                     r.stdout, re.M), f"{r.stdout!r} {r.stderr[-2000:]}"
+    # dig saw the answer come from the forward address, port 53, over TCP
+    assert re.search(rf"SERVER: {re.escape(DNS_FWD[fam])}#53\({re.escape(DNS_FWD[fam])}\) "
+                     r"\(TCP\)", r.stdout), r.stdout
+    assert r.stdout.split()[-1] == "1", f"no NXDOMAIN: {r.stdout!r}"
+    srv.wait_for_output(r"Q tcp nothing\.example\.test 1", 5)
+    assert "Q udp" not in srv.output(), srv.output()
+
+
+def test_dns_forward_tcp_loopback_resolver(topo, bins, free_tmp_path):
+    """The host's resolver on its loopback (systemd-resolved style): it cannot be given to the
+    namespace, but --dns-forward reaches it, over TCP as over UDP."""
+    with open(f"/etc/netns/{topo.host}/resolv.conf", "w") as f:
+        f.write("nameserver 127.0.0.53\n")
+    srv = start_dns(topo, free_tmp_path, topo.host, "127.0.0.53")
+    cmd = (f"{dig_tcp_cmd(DNS_FWD['v4'], 'A')} +short; "
+           f"dig @{DNS_FWD['v4']} tcp.example.test A +short +tries=2 +time=3")
+    r = pasta(topo, bins, cmd, args=["--dns-forward", DNS_FWD["v4"]])
+    assert r.stdout.split() == ["192.0.2.124", "192.0.2.124"], \
+        f"{r.stdout!r} {r.stderr[-2000:]}"
+    out = srv.output()
+    assert "Q tcp tcp.example.test 1" in out and "Q udp tcp.example.test 1" in out, out
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound address mapping: --map-host-loopback, --no-map-gw / --map-gw, --map-guest-addr
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_map_host_loopback_and_gw(topo, bins, free_tmp_path, proto, fam):
+    a = ADDRS[fam]
+    id_server(topo, free_tmp_path, topo.host, "host-lo", proto, a["lo"], 6001)
+    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["gw"], 6001)
+    to_gw = who_cmd(free_tmp_path, proto, a["gw"], 6001)
+    to_map = who_cmd(free_tmp_path, proto, a["map_lo"], 6001)
+    host_lo, remote = f"GOT host-lo {a['lo']}", f"GOT remote {a['host']}"
+    cases = [
+        ([], f"{to_gw}", [host_lo]),                                  # the gateway, by default
+        (["--map-host-loopback", a["map_lo"]], f"{to_map}; {to_gw}", [host_lo, remote]),
+        (["--no-map-gw"], f"{to_gw}", [remote]),
+        (["--no-map-gw", "--map-gw"], f"{to_gw}", [host_lo]),
+    ]
+    for args, cmd, want in cases:
+        r = pasta(topo, bins, cmd, args=args)
+        assert got_lines(r.stdout) == want, f"{args}: {r.stdout!r}\n{r.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_map_guest_addr(topo, bins, free_tmp_path, proto, fam):
+    """Podman's --map-guest-addr 169.254.1.2: that address reaches the host's own address
+    (which the namespace has too, so it could not otherwise reach the host's services)."""
+    a = ADDRS[fam]
+    id_server(topo, free_tmp_path, topo.host, "host-addr", proto, a["host"], 6002)
+    r = pasta(topo, bins, who_cmd(free_tmp_path, proto, a["map_guest"], 6002),
+              args=["--map-guest-addr", a["map_guest"]])
+    assert got_lines(r.stdout) == [f"GOT host-addr {a['host']}"], \
+        f"{r.stdout!r}\n{r.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_inbound_from_host_address(topo, bins, free_tmp_path, proto, fam):
+    """A -t/-u connection from the host's own address appears to come from the gateway, or from
+    --map-guest-addr when given (the namespace can answer neither the host's nor its own
+    address)."""
+    a = ADDRS[fam]
+    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
+    flag = "-t" if proto == "tcp" else "-u"
+    for args, want in (([], a["gw"]), (["--map-guest-addr", a["map_guest"]], a["map_guest"])):
+        p = spawn_pasta_proto(topo, bins, free_tmp_path, proto,
+                              f"/usr/bin/python3 {srv} ns {proto} :: 6020", 6020,
+                              [flag, "6020", *args])
+        got = who(topo, free_tmp_path, topo.host, proto, a["host"], 6020)
+        assert got == f"GOT ns {want}", f"{args}: {got!r}\n{p.output()[-2000:]}"
+        p.terminate()
+
+
+# ---------------------------------------------------------------------------------------------
+# --outbound ADDR, --outbound-if4 / --outbound-if6 NAME
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_outbound_address(topo, bins, free_tmp_path, proto, fam):
+    a = ADDRS[fam]
+    # A second host address, never picked by the kernel by itself (IPv4: secondary; IPv6:
+    # deprecated).
+    if fam == "v4":
+        topo.run(topo.host, ["ip", "addr", "add", f"{a['extra']}/24", "dev", "veth0"])
+    else:
+        topo.run(topo.host, ["ip", "-6", "addr", "add", f"{a['extra']}/64", "dev", "veth0",
+                             "nodad", "preferred_lft", "0"])
+    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6004)
+    cmd = who_cmd(free_tmp_path, proto, a["server"], 6004)
+    r = pasta(topo, bins, cmd)
+    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
+    r = pasta(topo, bins, cmd, args=["-o", a["extra"]])
+    assert got_lines(r.stdout) == [f"GOT remote {a['extra']}"], r.stdout + r.stderr[-2000:]
+    # Not towards the host's loopback (a socket bound to another address could not reach it).
+    id_server(topo, free_tmp_path, topo.host, "host-lo", proto, a["lo"], 6004)
+    r = pasta(topo, bins, who_cmd(free_tmp_path, proto, a["gw"], 6004), args=["-o", a["extra"]])
+    assert got_lines(r.stdout) == [f"GOT host-lo {a['lo']}"], r.stdout + r.stderr[-2000:]
+
+
+def second_link(topo):
+    """A second veth pair host <-> remote ("bpo1"), with a default route through it in the
+    host namespace that loses to the one through veth0 (higher metric): only a socket bound to
+    bpo1 uses it."""
+    subprocess.run(["ip", "link", "add", "bpo1", "netns", topo.host, "type", "veth", "peer",
+                    "name", "bpo1", "netns", topo.remote], check=True)
+    for ns, side in ((topo.host, "if_host"), (topo.remote, "if_remote")):
+        topo.run(ns, ["ip", "link", "set", "bpo1", "up"])
+        for fam in ("v4", "v6"):
+            a = ADDRS[fam]
+            topo.run(ns, ["ip", "addr", "add", f"{a[side]}/{a['if_len']}", "dev", "bpo1"] +
+                     (["nodad"] if fam == "v6" else []))
+    topo.run(topo.host, ["ip", "route", "add", "default", "via", ADDRS["v4"]["if_remote"],
+                         "dev", "bpo1", "metric", "200"])
+    topo.run(topo.host, ["ip", "-6", "route", "add", "default", "via", ADDRS["v6"]["if_remote"],
+                         "dev", "bpo1", "metric", "2048"])
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_outbound_interface(topo, bins, free_tmp_path, proto, fam):
+    a = ADDRS[fam]
+    second_link(topo)
+    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6005)
+    cmd = who_cmd(free_tmp_path, proto, a["server"], 6005)
+    r = pasta(topo, bins, cmd)
+    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
+    opt = "--outbound-if4" if fam == "v4" else "--outbound-if6"
+    r = pasta(topo, bins, cmd, args=[opt, "bpo1"])
+    assert got_lines(r.stdout) == [f"GOT remote {a['if_host']}"], r.stdout + r.stderr[-2000:]
+    # The other family's option does not apply.
+    other = "--outbound-if6" if fam == "v4" else "--outbound-if4"
+    r = pasta(topo, bins, cmd, args=[other, "bpo1"])
+    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# The namespace uses another address than the one assigned
+
+
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_guest_uses_other_address(topo, bins, free_tmp_path, proto, fam):
+    """Outbound from the other address works (translated to the host's), and inbound
+    connections then go to that address, not to the assigned one."""
+    a = ADDRS[fam]
+    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6006)
+    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
+    if fam == "v4":
+        before = (f"ip -4 addr del {a['host']}/24 dev veth0 && "
+                  f"ip -4 addr add {a['other']}/24 dev veth0 && "
+                  f"ip -4 route replace default via {a['gw']} dev veth0 && ")
+    else:
+        before = (f"ip -6 addr add {a['other']}/64 dev veth0 nodad && "
+                  f"ip -6 addr del {a['host']}/64 dev veth0 && "
+                  f"ip -6 route replace default via {a['gw']} dev veth0 && ")
+    before += f"{who_cmd(free_tmp_path, proto, a['server'], 6006)}; "
+    flag = "-t" if proto == "tcp" else "-u"
+    # The namespace's server listens on the other address only: a flow sent to the assigned
+    # address would find nobody.
+    p = spawn_pasta_proto(topo, bins, free_tmp_path, proto,
+                          f"/usr/bin/python3 {srv} ns {proto} {a['other']} 6007", 6007,
+                          [flag, "6007"], before=before)
+    assert got_lines(p.output()) == [f"GOT remote {a['host']}"], p.output()[-3000:]
+    got = who(topo, free_tmp_path, topo.remote, proto, a["host"], 6007)
+    assert got == f"GOT ns {a['gw']}", f"{got!r}\n{p.output()[-3000:]}"
+    p.terminate()
+
+
+# ---------------------------------------------------------------------------------------------
+# Address- and interface-bound forwards (Podman's pasta matrix): only connections to the bound
+# address or through the bound interface are forwarded; others find no listener.
+
+BOUND_CASES = [
+    # spec, host port, [(client namespace, address) forwarded], [(..) refused]
+    ("127.0.0.1/6010", 6010, [("host", "127.0.0.1")], [("host", "::1"), ("remote", HOST_V4)]),
+    ("::1/6010", 6010, [("host", "::1")], [("host", "127.0.0.1"), ("remote", HOST_V6)]),
+    (f"{HOST_V4}/6010", 6010, [("remote", HOST_V4)], [("host", "127.0.0.1"),
+                                                       ("remote", HOST_V6)]),
+    (f"{HOST_V6}/6010", 6010, [("remote", HOST_V6)], [("host", "::1"), ("remote", HOST_V4)]),
+    ("127.0.0.1/16010:6010", 16010, [("host", "127.0.0.1")], [("remote", HOST_V4)]),
+    ("%veth0/6010", 6010, [("remote", HOST_V4), ("remote", HOST_V6)],
+     [("host", "127.0.0.1"), ("host", "::1")]),
+    (f"{HOST_V4}%veth0/6010", 6010, [("remote", HOST_V4)],
+     [("host", "127.0.0.1"), ("remote", HOST_V6)]),
+    ("%lo/6010", 6010, [("host", "127.0.0.1"), ("host", "::1")],
+     [("remote", HOST_V4), ("remote", HOST_V6)]),
+]
+
+
+@pytest.mark.parametrize("spec,port,ok,refused", BOUND_CASES, ids=[c[0] for c in BOUND_CASES])
+def test_forward_bound(topo, bins, free_tmp_path, spec, port, ok, refused):
+    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
+    p = spawn_pasta_proto(topo, bins, free_tmp_path, "tcp",
+                          f"/usr/bin/python3 {srv} ns tcp :: 6010", 6010, ["-t", spec])
+    nss = {"host": topo.host, "remote": topo.remote}
+    for ns, addr in ok:
+        got = who(topo, free_tmp_path, nss[ns], "tcp", addr, port)
+        assert got.startswith("GOT ns "), f"{spec}: {ns} -> {addr}: {got!r}\n{p.output()[-2000:]}"
+    for ns, addr in refused:
+        got = who(topo, free_tmp_path, nss[ns], "tcp", addr, port)
+        assert got == "REFUSED", f"{spec}: {ns} -> {addr} forwarded: {got!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Flow table full
+
+TCP_FLOWS = 4096  # TCP_FLOWS_DEFAULT, the table size main.c gives flow/tcp.c
+
+PY_FILL_CLIENT = r"""
+import asyncio, resource, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (10000, 10000))
+addr, n, extra = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+async def opened():
+    return await asyncio.wait_for(asyncio.open_connection(addr, 5005), 10)
+
+async def main():
+    conns, failed = [], 0
+    for i in range(0, n, 128):                   # fill the table
+        res = await asyncio.gather(*[opened() for _ in range(min(128, n - i))],
+                                   return_exceptions=True)
+        conns += [x for x in res if not isinstance(x, BaseException)]
+        failed += sum(1 for x in res if isinstance(x, BaseException))
+    print("OPEN", len(conns), "FAILED", failed, flush=True)
+    refused = other = 0                          # one more each: refused at once
+    t0 = time.monotonic()
+    for _ in range(extra):
+        try:
+            r, w = await opened()
+            w.close()
+            other += 1
+        except ConnectionRefusedError:
+            refused += 1
+        except BaseException as e:
+            other += 1
+            print("EXTRA", type(e).__name__, e, flush=True)
+    print("REFUSED", refused, "OTHER", other, "IN %.2f" % (time.monotonic() - t0), flush=True)
+    ok = 0                                       # the established ones still work
+    for i, (r, w) in enumerate(conns[:32]):
+        w.write(b"still-%d" % i)
+        await w.drain()
+        ok += (await asyncio.wait_for(r.readexactly(len(b"still-%d" % i)), 10)) == b"still-%d" % i
+    print("ECHO", ok, flush=True)
+    for r, w in conns[:32]:                      # close some: room again
+        w.close()
+    for attempt in range(50):
+        try:
+            r, w = await opened()
+            w.write(b"again"); await w.drain()
+            print("AGAIN", (await asyncio.wait_for(r.readexactly(5), 10)).decode(), flush=True)
+            break
+        except ConnectionRefusedError:
+            await asyncio.sleep(0.1)
+    else:
+        print("AGAIN refused", flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(180)
+def test_flow_table_full(topo, bins, free_tmp_path):
+    srv_py = write_script(free_tmp_path, "srv.py", PY_ECHO_SERVER)
+    cli_py = write_script(free_tmp_path, "fill.py", PY_FILL_CLIENT)
+    srv = topo.spawn(topo.remote, ["/usr/bin/python3", srv_py, SERVER_V4])
+    srv.wait_for_output("LISTENING", timeout=10)
+    r = pasta(topo, bins, f"/usr/bin/python3 {cli_py} {SERVER_V4} {TCP_FLOWS} 8", timeout=150)
+    assert f"OPEN {TCP_FLOWS} FAILED 0" in r.stdout, r.stdout + r.stderr[-2000:]
+    m = re.search(r"^REFUSED (\d+) OTHER (\d+) IN ([\d.]+)", r.stdout, re.M)
+    assert m and m.group(1) == "8" and m.group(2) == "0", r.stdout
+    assert float(m.group(3)) < 3, f"refusals were not immediate: {r.stdout}"
+    assert "ECHO 32" in r.stdout, r.stdout
+    assert "AGAIN again" in r.stdout, r.stdout
+    lines = [line for line in r.stderr.splitlines() if "flow table full" in line]
+    # 8 refusals within a second or two: the error is logged, at most once per second
+    assert 1 <= len(lines) <= 2, r.stderr[-3000:]
+    print(" / ".join(r.stdout.splitlines()), "/", lines[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# passt: connections from the host's loopback appear to come from the gateway, or from
+# --map-host-loopback (pasta may splice those instead; passt never does)
+
+
+@pytest.mark.parametrize("mapped", [False, True], ids=["default", "map-host-loopback"])
+@pytest.mark.parametrize("proto,fam", PROTO_FAM)
+def test_passt_inbound_from_loopback(topo, bins, free_tmp_path, proto, fam, mapped):
+    a = ADDRS[fam]
+    flag = "-t" if proto == "tcp" else "-u"
+    args = ["--map-host-loopback", a["map_lo"]] if mapped else []
+    g = start_passt_guest(topo, bins, free_tmp_path, [flag, "6030", *args])
+    id_server(topo, free_tmp_path, g.ns, "guest", proto, "::", 6030)
+    got = who(topo, free_tmp_path, topo.host, proto, a["lo"], 6030)
+    assert got == f"GOT guest {a['map_lo'] if mapped else a['gw']}", f"{args}: {got!r}"

@@ -525,12 +525,12 @@ static void test_not_implemented(void)
 	        "dns",        "search",      "no-dhcp",     "no-ndp",     "no-dhcpv6",
 	        "no-ra",      "no-icmp",     "bpf",         "bpf-name",    "tcp-ports",
 	        "udp-ports",  "dns-forward", "no-tcp",      "no-udp",
+	        "map-host-loopback", "map-guest-addr", "map-gw", "no-map-gw",
+	        "outbound",   "outbound-if4", "outbound-if6",
 	};
 	static const char *const not_yet[] = {
 	        "tcp-ns",
-	        "udp-ns",         "map-host-loopback",
-	        "map-guest-addr", "map-gw",       "no-map-gw",
-	        "outbound",       "outbound-if4", "outbound-if6",
+	        "udp-ns",
 	        "bpf-bypass",
 	        "pcap",
 	};
@@ -549,15 +549,22 @@ static void test_not_implemented(void)
 	FAILS("--udp-ports: 'auto' is not implemented yet", "pasta", "-u", "auto");
 	FAILS("option --tcp-ns is not implemented yet", "pasta", "-T", "80");
 	FAILS("option --udp-ns is not implemented yet", "pasta", "-U", "53");
-	FAILS("option --map-host-loopback is not implemented yet", "passt", "--map-host-loopback",
-	      "192.0.2.2");
-	FAILS("option --map-guest-addr is not implemented yet", "passt", "--map-guest-addr",
-	      "none");
-	FAILS("option --map-gw is not implemented yet", "passt", "--map-gw");
-	FAILS("option --no-map-gw is not implemented yet", "passt", "--no-map-gw");
-	FAILS("option --outbound is not implemented yet", "passt", "-o", "192.0.2.9");
-	FAILS("option --outbound-if4 is not implemented yet", "passt", "--outbound-if4", "eth0");
-	FAILS("option --outbound-if6 is not implemented yet", "passt", "--outbound-if6", "eth0");
+	CHECK(OK("passt", "--map-host-loopback", "none")->no_map_gw,
+	      "--map-host-loopback none is --no-map-gw");
+	/* Address translation and outbound binding (flow/nat.c, TCP and UDP): accepted, stored. */
+	c = OK("passt", "--map-host-loopback", "192.0.2.2", "--map-host-loopback", "2001:db8::9",
+	       "--map-guest-addr", "169.254.1.2", "-o", "192.0.2.9", "--outbound-if4", "eth0",
+	       "--outbound-if6", "eth1");
+	CHECK(c->ip4.map_host_loopback.s_addr == inet_addr("192.0.2.2") &&
+	              c->ip6.map_host_loopback.s6_addr[15] == 9 &&
+	              c->ip4.map_guest_addr.s_addr == inet_addr("169.254.1.2") &&
+	              c->ip4.outbound.s_addr == inet_addr("192.0.2.9") &&
+	              !strcmp(c->ip4.outbound_if, "eth0") && !strcmp(c->ip6.outbound_if, "eth1"),
+	      "--map-*, -o, --outbound-if*");
+	CHECK(OK("passt", "--no-map-gw")->no_map_gw, "--no-map-gw");
+	CHECK(!OK("passt", "--no-map-gw", "--map-gw")->no_map_gw, "--map-gw after --no-map-gw");
+	CHECK(OK("passt", "--map-guest-addr", "none")->ip4.map_guest_addr.s_addr == 0,
+	      "--map-guest-addr none");
 	FAILS("option --bpf-bypass is not implemented yet", "passt", "--bpf-bypass");
 	FAILS("option --pcap is not implemented yet", "passt", "-p", "/tmp/x.pcap");
 	FAILS("option --vhost-user is not implemented yet", "passt", "--vhost-user");

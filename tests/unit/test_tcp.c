@@ -23,13 +23,18 @@
  * RST (no unread bytes left at close); RST both ways; retransmission after frames the edge
  * dropped, on timeout (data and FIN after end of stream too) and on three duplicate ACKs with
  * NewReno partial ACKs; malformed segments (bad checksum, ACK or data to no flow, out-of-window
- * data, SYN on an established flow); flow table full (RST, established flows unaffected); an
- * inbound connection through a -t forward (SYN to the guest from the gateway address, translated
- * port, data both ways), repeated with random initial sequence numbers. The data and
+ * data, SYN on an established flow); flow table full (a RST for each SYN and for each connection
+ * accepted on a forwarded port, one error line per second for both in the log, established flows
+ * unaffected, room again once one closes); an inbound connection through a -t forward (SYN to the
+ * guest from the gateway address, translated port, data both ways), repeated with random initial
+ * sequence numbers, to the address the guest uses instead of the assigned one, and from a
+ * --map-host-loopback address. Address translation (flow/nat.c: --dns-forward, --map-*,
+ * --no-map-gw, --outbound*) is checked rule by rule and live in tcp_nat_cases.h. The data and
  * retransmission cases run again with SO_PEEK_OFF disabled (BPASST_TCP_NO_PEEK_OFF), the path of
  * kernels before 6.9.
  */
 #include "tcp_harness.h"
+#include "tcp_nat_cases.h"
 
 /* ---- Cases ---- */
 
@@ -687,17 +692,56 @@ static void test_malformed(int af)
 	env_free(&e);
 }
 
-/* Flow table full: the SYN beyond gets a RST, established flows keep working. */
+/* Lines of the log file at path that contain what. */
+static unsigned log_lines_with(const char *path, const char *what)
+{
+	char line[1024];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Wait for the start of a CLOCK_MONOTONIC second: a burst from here stays within one. */
+static void wait_second_start(void)
+{
+	struct timespec ts;
+
+	do {
+		usleep(1000);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+	} while (ts.tv_nsec > 100 * 1000000L);
+}
+
+/* Flow table full: SYNs beyond it (and connections accepted on a forwarded port) get a RST, an
+ * error is logged at most once per second for both, and established flows keep working. */
 static void test_table_full(void)
 {
-	struct gconn g[3];
+	static const char *msg = "flow table full";
+	char log_path[] = "/tmp/test_tcp_log.XXXXXX";
+	uint16_t hport = unused_port(AF_INET);
+	struct fwd_set fs;
+	struct gconn g[2], gx;
 	struct env e;
 	uint16_t port;
-	int ls, hs[2], i;
+	int ls, hs[2], i, lfd;
 	char buf[16];
 	uint64_t deadline;
 
-	env_init(&e, 2, 0, NULL);
+	lfd = mkstemp(log_path);
+	CHECK(lfd >= 0);
+	close(lfd);
+	CHECK_EQ(log_open_file(log_path, 0), 0);
+	memset(&fs, 0, sizeof(fs));
+	fs.mode = FWD_SPEC;
+	fs.rule[0] =
+		(struct fwd_rule){ .first = hport, .last = hport, .to_first = 8080, .af = AF_INET };
+	fs.count = 1;
+	env_init(&e, 2, 0, &fs);
 	ls = host_listen(AF_INET, &port);
 	for (i = 0; i < 2; i++) {
 		gconn_init(&g[i], AF_INET, (uint16_t)(40060 + i), port);
@@ -705,13 +749,48 @@ static void test_table_full(void)
 		deliver1(&e, &g[i]);
 	}
 	CHECK_EQ(tcp_flow_count(e.t), 2);
-	gconn_init(&g[2], AF_INET, 40062, port);
-	CHECK_EQ(g_send(&e, &g[2], TCP_SYN, NULL, 0), 0);
-	deliver1(&e, &g[2]);
-	CHECK(g[2].rst);
-	CHECK_EQ(g[2].last_flags, TCP_RST | TCP_ACK);
-	CHECK_EQ(tcp_get_stats(e.t)->refused_full, 1);
+	CHECK_EQ(log_lines_with(log_path, msg), 0);
+
+	/* A burst of SYNs within one second: a RST each, one line in the log. */
+	wait_second_start();
+	for (i = 0; i < 20; i++) {
+		gconn_init(&gx, AF_INET, (uint16_t)(41000 + i), port);
+		CHECK_EQ(g_send(&e, &gx, TCP_SYN, NULL, 0), 0);
+		deliver1(&e, &gx);
+		CHECK(gx.rst);
+		CHECK_EQ(gx.last_flags, TCP_RST | TCP_ACK);
+		gconn_free(&gx);
+	}
+	/* A connection to the forwarded port in the same second: reset, no second line. */
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					  .sin_port = htons(hport) };
+		int cs = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ssize_t n;
+
+		CHECK_EQ(connect(cs, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		deadline = now_ms() + 500;
+		while (tcp_get_stats(e.t)->refused_full < 21 && now_ms() < deadline)
+			env_poll(&e, 10);
+		CHECK_EQ(e.out.count, 0); /* no SYN went to the guest */
+		n = recv(cs, buf, sizeof(buf), 0);
+		CHECK(n < 0 && errno == ECONNRESET);
+		close(cs);
+	}
+	CHECK_EQ(tcp_get_stats(e.t)->refused_full, 21);
+	CHECK_EQ(log_lines_with(log_path, msg), 1);
 	CHECK_EQ(tcp_flow_count(e.t), 2);
+
+	/* The next second: the next refusal is logged again. */
+	usleep(1000 * 1000);
+	gconn_init(&gx, AF_INET, 41999, port);
+	CHECK_EQ(g_send(&e, &gx, TCP_SYN, NULL, 0), 0);
+	deliver1(&e, &gx);
+	CHECK(gx.rst);
+	gconn_free(&gx);
+	CHECK_EQ(log_lines_with(log_path, msg), 2);
+
 	/* Both established flows still carry data both ways. */
 	for (i = 0; i < 2; i++) {
 		ssize_t n;
@@ -731,16 +810,29 @@ static void test_table_full(void)
 		}
 		CHECK_EQ(g[i].rx_len, 4);
 		CHECK(!memcmp(g[i].rx, "pong", 4));
+	}
+	/* One closes (RST from the guest): a new connection fits again. */
+	g_xmit_raw(&e, &g[0], g[0].snd_nxt, 0, TCP_RST, 0, NULL, 0, 0);
+	CHECK_EQ(tcp_flow_count(e.t), 1);
+	close(hs[0]);
+	gconn_free(&g[0]);
+	gconn_init(&g[0], AF_INET, 40070, port);
+	hs[0] = open_outbound(&e, &g[0], ls);
+	CHECK_EQ(tcp_flow_count(e.t), 2);
+	for (i = 0; i < 2; i++) {
 		close(hs[i]);
 		gconn_free(&g[i]);
 	}
-	gconn_free(&g[2]);
 	close(ls);
 	env_free(&e);
+	log_to_stderr(true);
+	unlink(log_path);
 }
 
-/* Inbound: a connection to a forwarded host port becomes a SYN to the guest. */
-static void test_inbound(int af)
+/* Inbound: a connection to a forwarded host port becomes a SYN to the guest: from the gateway
+ * (or map_host, --map-host-loopback), to the address the guest was seen using (seen, when it
+ * uses another one than assigned). */
+static void test_inbound(int af, const char *seen, const char *map_host)
 {
 	uint16_t hport = unused_port(af), gport = 8080;
 	struct fwd_set fs;
@@ -760,6 +852,20 @@ static void test_inbound(int af)
 	fs.count = 1;
 	env_init(&e, 0, 0, &fs);
 	gconn_init(&gc, af, gport, 0);
+	if (seen) {
+		CHECK_EQ(inet_pton(af, seen, &gc.gaddr), 1);
+		if (af == AF_INET)
+			memcpy(&e.g.addr4_seen, &gc.gaddr, 4);
+		else
+			memcpy(&e.g.addr6_seen, &gc.gaddr, 16);
+	}
+	if (map_host) {
+		CHECK_EQ(inet_pton(af, map_host, &gc.raddr), 1);
+		if (af == AF_INET)
+			memcpy(&e.c.ip4.map_host_loopback, &gc.raddr, 4);
+		else
+			memcpy(&e.c.ip6.map_host_loopback, &gc.raddr, 16);
+	}
 
 	cs = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	memset(&ss, 0, sizeof(ss));
@@ -787,7 +893,7 @@ static void test_inbound(int af)
 	deadline = now_ms() + 2000;
 	while (!gc.syn && now_ms() < deadline) {
 		env_poll(&e, 10);
-		deliver1(&e, &gc); /* matches only frames from the gateway to guest:8080 */
+		deliver1(&e, &gc); /* matches only frames from raddr to gaddr:8080 */
 	}
 	CHECK(gc.syn);
 	CHECK_EQ(gc.last_flags, TCP_SYN);
@@ -855,10 +961,18 @@ int main(void)
 		test_half_close_host_first(af);
 		test_retransmit(af);
 		test_malformed(af);
+		/* A random initial sequence number each time. */
 		for (int k = 0; k < 8; k++)
-			test_inbound(af); /* a random initial sequence number each time */
+			test_inbound(af, NULL, NULL);
+		test_inbound(af, af == AF_INET ? "192.0.2.77" : "2001:db8::77", NULL);
+		test_inbound(af, NULL, af == AF_INET ? "198.51.100.7" : "2001:db8:7::7");
+		test_dns_forward(af);
 	}
 	test_table_full();
+	test_map_outbound_live();
+	test_nat_outbound_rules();
+	test_nat_inbound_rules();
+	test_nat_bind_outbound();
 
 	/* Again without SO_PEEK_OFF (kernels before 6.9): already-sent bytes are peeked into a
 	 * discard buffer instead. */
@@ -868,7 +982,7 @@ int main(void)
 		test_host_to_guest(afs[i], 1500, 2 << 20, 20000, -1);
 		test_half_close_host_first(afs[i]);
 		test_retransmit(afs[i]);
-		test_inbound(afs[i]);
+		test_inbound(afs[i], NULL, NULL);
 	}
 	unsetenv("BPASST_TCP_NO_PEEK_OFF");
 	printf("test_tcp: %lu checks passed\n", checks);

@@ -12,16 +12,22 @@
  * into the frame that goes to the guest, or from the guest's frame straight into the socket.
  *
  * Opening, outbound (guest to host): the guest's SYN (no flow yet for its 4-tuple) makes a flow
- * slot and a non-blocking socket that connect()s to the destination, after address translation:
- * the gateway address (--map-host-loopback, by default the gateway) goes to the host's loopback,
- * --map-guest-addr to the host's own address, --dns-forward:53 to the host's first resolver. We
- * answer the guest only when the host connection is decided: SYN-ACK once connect() completes,
- * RST at once when it is refused or fails (unreachable, timeout). A table-full SYN gets a RST.
+ * slot and a non-blocking socket that connect()s to the destination, after address translation
+ * (nat.c, shared with UDP): --map-host-loopback (by default the gateway) goes to the host's
+ * loopback, --map-guest-addr to the host's own address, --dns-forward ADDR port 53 to the host's
+ * resolver (tcp_dns_host_set()); a socket that does not go to the host's loopback is bound per
+ * --outbound and --outbound-if4/6. The flow keeps the guest's view, so replies come from the
+ * address and port the guest connected to. We answer the guest only when the host connection is
+ * decided: SYN-ACK once connect() completes, RST at once when it is refused or fails
+ * (unreachable, timeout). A SYN that finds the table full gets a RST, and an error is logged at
+ * most once per second (tcp_log_table_full()).
  *
  * Opening, inbound (host to guest): a connection accepted on a forwarded port (fwd.c) becomes a
- * flow whose remote side, as the guest sees it, is the peer's address (the gateway when the peer
- * is the host's loopback or the host's own address) and port, to the guest's address and the
- * translated port; we send the SYN, and the guest's SYN-ACK makes it established.
+ * flow whose remote side, as the guest sees it, is the peer's address and port, translated by
+ * nat.c (the host's loopback appears as --map-host-loopback or the gateway, the host's own
+ * address as --map-guest-addr or the gateway), to the address the guest was last seen using
+ * (else the assigned one) and the translated port; we send the SYN, and the guest's SYN-ACK
+ * makes it established.
  *
  * Sequence space towards the guest (host -> guest data):
  *   isn                 our initial sequence number: RFC 6528, SipHash of the 4-tuple under a
@@ -85,7 +91,8 @@
  * Files: tcp.c (this: the guest side of the state machine, opening, closing, batch end, set-up),
  * tcp_sock.c (host sockets, windows, data to the guest, retransmission, timers, inbound
  * connections), tcp_tap.c (segment parsing and building), tcp_buf.c (writes and the tail area),
- * tcp_conn.h (the state the two first share), flow.c (the table), fwd.c (listening sockets).
+ * tcp_conn.h (the state the two first share), flow.c (the table), fwd.c (listening sockets),
+ * nat.c (address translation).
  * Inbound connections from the host's loopback go over the tap too (no splice path yet).
  */
 #include <errno.h>
@@ -315,61 +322,6 @@ bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *ou
 	return true;
 }
 
-/* Map the guest's destination to the host socket address. false: not reachable. */
-static bool tcp_nat_outbound(const struct tcp_ctx *t, const struct frame *f,
-			     struct sockaddr_storage *ss, socklen_t *sl)
-{
-	const struct config *c = t->c;
-
-	memset(ss, 0, sizeof(*ss));
-	if (f->l3_kind == FRAME_L3_IP4) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)ss;
-		struct in_addr d = f->dst.v4, mhl = c->ip4.map_host_loopback;
-		uint32_t h = ntohl(d.s_addr);
-
-		if (!mhl.s_addr && !c->no_map_gw && c->ip4.have_gw)
-			mhl = c->ip4.gw;
-		if (!h || h == 0xffffffff || (h >> 28) == 0xe)
-			return false;
-		if (mhl.s_addr && d.s_addr == mhl.s_addr)
-			d.s_addr = htonl(INADDR_LOOPBACK);
-		else if (c->ip4.map_guest_addr.s_addr && d.s_addr == c->ip4.map_guest_addr.s_addr)
-			d = c->ip4.addr;
-		else if (c->ip4.dns_forward.s_addr && d.s_addr == c->ip4.dns_forward.s_addr &&
-			 f->dport == 53 && c->ip4.dns_count &&
-			 c->ip4.dns[0].s_addr != c->ip4.dns_forward.s_addr)
-			d = c->ip4.dns[0];
-		sa->sin_family = AF_INET;
-		sa->sin_addr = d;
-		sa->sin_port = htons(f->dport);
-		*sl = sizeof(*sa);
-	} else {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
-		struct in6_addr d = f->dst.v6, mhl = c->ip6.map_host_loopback;
-
-		if (IN6_IS_ADDR_UNSPECIFIED(&mhl) && !c->no_map_gw && c->ip6.have_gw)
-			mhl = c->ip6.gw;
-		if (IN6_IS_ADDR_UNSPECIFIED(&d) || IN6_IS_ADDR_MULTICAST(&d))
-			return false;
-		if (!IN6_IS_ADDR_UNSPECIFIED(&mhl) && IN6_ARE_ADDR_EQUAL(&d, &mhl))
-			d = in6addr_loopback;
-		else if (!IN6_IS_ADDR_UNSPECIFIED(&c->ip6.map_guest_addr) &&
-			 IN6_ARE_ADDR_EQUAL(&d, &c->ip6.map_guest_addr))
-			d = c->ip6.addr;
-		else if (!IN6_IS_ADDR_UNSPECIFIED(&c->ip6.dns_forward) &&
-			 IN6_ARE_ADDR_EQUAL(&d, &c->ip6.dns_forward) && f->dport == 53 &&
-			 c->ip6.dns_count && !IN6_ARE_ADDR_EQUAL(&c->ip6.dns[0], &d))
-			d = c->ip6.dns[0];
-		if (IN6_IS_ADDR_LINKLOCAL(&d))
-			return false; /* no scope to reach it with on the host */
-		sa->sin6_family = AF_INET6;
-		sa->sin6_addr = d;
-		sa->sin6_port = htons(f->dport);
-		*sl = sizeof(*sa);
-	}
-	return true;
-}
-
 void tcp_sock_setup(struct tcp_ctx *t, int sock, int af)
 {
 	int one = 1, zero = 0;
@@ -377,27 +329,6 @@ void tcp_sock_setup(struct tcp_ctx *t, int sock, int af)
 	if (t->peek_off[af == AF_INET ? 0 : 1])
 		setsockopt(sock, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
 	setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Bind an outbound socket per --outbound / --outbound-if. */
-static void tcp_sock_bind_outbound(const struct config *c, int sock, int af)
-{
-	const char *ifname = af == AF_INET ? c->ip4.outbound_if : c->ip6.outbound_if;
-
-	if (ifname[0])
-		setsockopt(sock, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-			   (socklen_t)strnlen(ifname, IFNAMSIZ));
-	if (af == AF_INET && c->ip4.outbound.s_addr) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = c->ip4.outbound };
-
-		if (bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			debug("TCP: bind to --outbound address: %s", strerror(errno));
-	} else if (af == AF_INET6 && !IN6_IS_ADDR_UNSPECIFIED(&c->ip6.outbound)) {
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = c->ip6.outbound };
-
-		if (bind(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			debug("TCP: bind to --outbound address: %s", strerror(errno));
-	}
 }
 
 /* Outbound connect() finished (or failed): answer the guest's SYN. */
@@ -424,42 +355,52 @@ void tcp_conn_connected(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out
 	tcp_epoll_update(t, idx);
 }
 
+void tcp_log_table_full(const struct tcp_ctx *t)
+{
+	/* One call site for both directions: at most one line per second in all. */
+	log_ratelimited(LOG_LVL_ERR, "TCP: flow table full (%u flows), refusing new connections",
+			t->ft.cap);
+}
+
+static void tcp_refuse_syn(struct tcp_ctx *t, const struct frame *f, const struct tcp_seg *s,
+			   struct frame_batch *out)
+{
+	if (tcp_tap_send_rst_reply(out, f, s, t->c->our_mac))
+		t->st.rst_to_tap++;
+}
+
 static void tcp_conn_from_tap_syn(struct tcp_ctx *t, const struct frame *f, const struct tcp_seg *s,
 				  const struct flow_key *k, struct frame_batch *out)
 {
 	int af = f->l3_kind == FRAME_L3_IP4 ? AF_INET : AF_INET6, sock, err;
 	unsigned mtu = (unsigned)(t->c->mtu ? t->c->mtu : TCP_MTU_DEFAULT);
-	struct sockaddr_storage ss;
+	union nat_sockaddr target;
 	struct tcp_conn *c;
+	bool loopback;
 	uint32_t idx;
 	socklen_t sl;
 
-	if (!tcp_nat_outbound(t, f, &ss, &sl)) {
-		tcp_tap_send_rst_reply(out, f, s, t->c->our_mac);
-		t->st.rst_to_tap++;
+	if (!nat_outbound(t->c, &t->dns, af, &k->raddr, k->rport, &target, &sl, &loopback)) {
+		trace("TCP: no target for a SYN to port %u, reset", k->rport);
+		tcp_refuse_syn(t, f, s, out);
 		return;
 	}
 	if (t->ft.count >= t->ft.cap) {
 		t->st.refused_full++;
-		log_ratelimited(LOG_LVL_ERR,
-				"TCP: flow table full (%u flows), refusing new connections",
-				t->ft.cap);
-		tcp_tap_send_rst_reply(out, f, s, t->c->our_mac);
-		t->st.rst_to_tap++;
+		tcp_log_table_full(t);
+		tcp_refuse_syn(t, f, s, out);
 		return;
 	}
 	sock = socket(af, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
 	if (sock < 0) {
 		log_ratelimited(LOG_LVL_WARN, "TCP: socket: %s", strerror(errno));
-		tcp_tap_send_rst_reply(out, f, s, t->c->our_mac);
-		t->st.rst_to_tap++;
+		tcp_refuse_syn(t, f, s, out);
 		return;
 	}
 	idx = tcp_conn_new(t, k, sock, &err);
 	if (idx == FLOW_NONE) {
 		close(sock);
-		tcp_tap_send_rst_reply(out, f, s, t->c->our_mac);
-		t->st.rst_to_tap++;
+		tcp_refuse_syn(t, f, s, out);
 		return;
 	}
 	c = &t->conn[idx];
@@ -480,8 +421,9 @@ static void tcp_conn_from_tap_syn(struct tcp_ctx *t, const struct frame *f, cons
 	t->st.opened_out++;
 
 	tcp_sock_setup(t, sock, af);
-	tcp_sock_bind_outbound(t->c, sock, af);
-	if (connect(sock, (struct sockaddr *)&ss, sl) == 0) {
+	if (!loopback)
+		nat_bind_outbound(t->c, sock, af);
+	if (connect(sock, &target.sa, sl) == 0) {
 		tcp_epoll_update(t, idx);
 		tcp_conn_connected(t, idx, out);
 		return;
@@ -831,6 +773,7 @@ struct tcp_ctx *tcp_new(const struct config *c, struct guest_state *g, int epoll
 		goto fail;
 	if (getrandom(t->isn_key, sizeof(t->isn_key), 0) != sizeof(t->isn_key))
 		goto fail;
+	nat_dns_default(&t->dns, c);
 	t->ws = tcp_ws_derive();
 	t->peek_off[0] = tcp_peek_off_supported(AF_INET);
 	t->peek_off[1] = tcp_peek_off_supported(AF_INET6);
@@ -895,6 +838,11 @@ void tcp_guest_gone(struct tcp_ctx *t)
 	for (i = t->ft.count; i-- > 0;)
 		tcp_conn_close(t, flow_nth(&t->ft, i), TCP_CLOSE_RST_HOST, NULL);
 	t->deferred_count = t->starved_count = t->rec_count = 0;
+}
+
+void tcp_dns_host_set(struct tcp_ctx *t, int af, const void *addr, uint16_t port)
+{
+	nat_dns_set(&t->dns, af, addr, port);
 }
 
 unsigned tcp_flow_count(const struct tcp_ctx *t)

@@ -19,6 +19,8 @@
  *     (assumed the last total - written) be sent again at once rather than after a
  *     retransmission timeout; optional, and harmless when the guess is wrong;
  *   - qemu disconnected: tcp_guest_gone().
+ *   - --dns-forward: tcp_dns_host_set() with the host's first resolver, unfiltered (it may be a
+ *     loopback address such as systemd-resolved's 127.0.0.53), as for UDP.
  * Each handler adds at most the free slots of `out`; a socket per flow (raise RLIMIT_NOFILE).
  */
 #ifndef BPASST_TCP_H
@@ -57,6 +59,11 @@ struct tcp_ctx *tcp_new(const struct config *c, struct guest_state *g, int epoll
 			unsigned max_flows);
 /* Close every socket (connections are reset) and free. */
 void tcp_free(struct tcp_ctx *t);
+
+/* Where connections to --dns-forward ADDR port 53 of family af go (AF_INET: addr is a struct
+ * in_addr *, AF_INET6: a struct in6_addr *), at port (0: 53); addr NULL: nowhere (such SYNs get
+ * a RST). tcp_new() sets the first of c->ip4.dns / c->ip6.dns. Replies come from ADDR:53. */
+void tcp_dns_host_set(struct tcp_ctx *t, int af, const void *addr, uint16_t port);
 
 /* A TCP segment from the guest (f parsed by frame_parse(), l4_proto TCP). 0 if handled, -1 if
  * dropped as malformed. The frame's memory is not kept past the call. */

@@ -19,6 +19,7 @@
 #include "core/guest.h"
 #include "flow/flow.h"
 #include "flow/fwd.h"
+#include "flow/nat.h"
 #include "flow/tcp.h"
 #include "flow/tcp_buf.h"
 #include "flow/tcp_tap.h"
@@ -108,6 +109,7 @@ struct tcp_ctx {
 	uint32_t *deferred, *starved, *scratch;
 	unsigned deferred_count, starved_count;
 	struct fwd_listeners fl;
+	struct nat_dns dns; /* --dns-forward targets (tcp_dns_host_set()) */
 	struct tcp_buf_pool tails;
 	uint8_t ws; /* window scale we offer */
 	bool peek_off[2]; /* SO_PEEK_OFF works: [0] IPv4, [1] IPv6 */
@@ -151,6 +153,7 @@ void tcp_send_ack(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
 uint32_t tcp_conn_new(struct tcp_ctx *t, const struct flow_key *k, int sock, int *err);
 void tcp_conn_close(struct tcp_ctx *t, uint32_t idx, int how, struct frame_batch *out);
 bool tcp_conn_maybe_done(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
+void tcp_log_table_full(const struct tcp_ctx *t);
 void tcp_sock_setup(struct tcp_ctx *t, int sock, int af);
 void tcp_conn_connected(struct tcp_ctx *t, uint32_t idx, struct frame_batch *out);
 

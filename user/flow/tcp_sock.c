@@ -10,7 +10,7 @@
  *     rewinding the peek offset, or of the first segment only on duplicate ACKs;
  *   - socket events (connect done, data, writable, error), the timerfd (retransmission, zero
  *     window probes, connect and idle timeouts, resuming flows that found the batch full);
- *   - inbound connections accepted on forwarded ports, and the address the guest sees them from;
+ *   - inbound connections accepted on forwarded ports (addresses translated by nat.c);
  *   - tcp_flushed(): rewinding flows whose frames the edge could not write.
  */
 #include <errno.h>
@@ -529,53 +529,6 @@ void tcp_sock_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct f
 
 /* ---- Inbound ---- */
 
-/* Address the guest sees a host peer as. false: none usable. */
-static bool tcp_nat_inbound(const struct tcp_ctx *t, int af, const void *peer, struct in6_addr *out)
-{
-	const struct config *c = t->c;
-
-	if (af == AF_INET) {
-		struct in_addr a = *(const struct in_addr *)peer, mhl = c->ip4.map_host_loopback;
-		bool lo = (ntohl(a.s_addr) >> 24) == 127;
-
-		if (!mhl.s_addr && !c->no_map_gw && c->ip4.have_gw)
-			mhl = c->ip4.gw;
-		if (lo && mhl.s_addr) {
-			a = mhl;
-		} else if (c->ip4.map_guest_addr.s_addr && a.s_addr == c->ip4.addr.s_addr) {
-			a = c->ip4.map_guest_addr;
-		} else if (lo || !a.s_addr || a.s_addr == c->ip4.addr.s_addr ||
-			   a.s_addr == t->g->addr4_seen.s_addr) {
-			if (!c->ip4.have_gw)
-				return false;
-			a = c->ip4.gw; /* not reachable as itself from the guest */
-		}
-		flow_addr_from_v4(out, a);
-	} else {
-		struct in6_addr a = *(const struct in6_addr *)peer, mhl = c->ip6.map_host_loopback;
-		bool lo = IN6_IS_ADDR_LOOPBACK(&a);
-
-		if (IN6_IS_ADDR_UNSPECIFIED(&mhl) && !c->no_map_gw && c->ip6.have_gw)
-			mhl = c->ip6.gw;
-		if (lo && !IN6_IS_ADDR_UNSPECIFIED(&mhl)) {
-			a = mhl;
-		} else if (!IN6_IS_ADDR_UNSPECIFIED(&c->ip6.map_guest_addr) &&
-			   IN6_ARE_ADDR_EQUAL(&a, &c->ip6.addr)) {
-			a = c->ip6.map_guest_addr;
-		} else if (lo || IN6_ARE_ADDR_EQUAL(&a, &c->ip6.addr) ||
-			   IN6_ARE_ADDR_EQUAL(&a, &t->g->addr6_seen) || IN6_IS_ADDR_LINKLOCAL(&a)) {
-			if (c->ip6.have_gw)
-				a = c->ip6.gw;
-			else if (!IN6_IS_ADDR_UNSPECIFIED(&c->ip6.our_ll))
-				a = c->ip6.our_ll;
-			else
-				return false;
-		}
-		*out = a;
-	}
-	return true;
-}
-
 static void tcp_sock_abort(int sock)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -588,6 +541,7 @@ static void tcp_conn_from_host(struct tcp_ctx *t, const struct fwd_listener *l, 
 			       const struct sockaddr_storage *ss, struct frame_batch *out)
 {
 	unsigned mtu = (unsigned)(t->c->mtu ? t->c->mtu : TCP_MTU_DEFAULT);
+	union nat_sockaddr peer;
 	struct in6_addr raddr, gaddr;
 	struct tcp_conn *c;
 	struct flow_key k;
@@ -595,29 +549,12 @@ static void tcp_conn_from_host(struct tcp_ctx *t, const struct fwd_listener *l, 
 	uint32_t idx;
 	int err;
 
-	if (l->af == AF_INET) {
-		const struct sockaddr_in *sa = (const struct sockaddr_in *)ss;
-		struct in_addr g = t->g->addr4_seen.s_addr ? t->g->addr4_seen : t->c->ip4.addr;
-
-		if (sa->sin_family != AF_INET ||
-		    !tcp_nat_inbound(t, AF_INET, &sa->sin_addr, &raddr))
-			goto refuse;
-		pport = ntohs(sa->sin_port);
-		flow_addr_from_v4(&gaddr, g);
-	} else {
-		const struct sockaddr_in6 *sa = (const struct sockaddr_in6 *)ss;
-
-		if (sa->sin6_family != AF_INET6 ||
-		    !tcp_nat_inbound(t, AF_INET6, &sa->sin6_addr, &raddr))
-			goto refuse;
-		pport = ntohs(sa->sin6_port);
-		if (IN6_IS_ADDR_LINKLOCAL(&raddr) && !IN6_IS_ADDR_UNSPECIFIED(&t->g->addr6_ll_seen))
-			gaddr = t->g->addr6_ll_seen;
-		else if (!IN6_IS_ADDR_UNSPECIFIED(&t->g->addr6_seen))
-			gaddr = t->g->addr6_seen;
-		else
-			gaddr = t->c->ip6.addr;
-	}
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer, ss, l->af == AF_INET ? sizeof(peer.sin) : sizeof(peer.sin6));
+	if (peer.sa.sa_family != l->af || !nat_inbound_peer(t->c, t->g, &peer, &raddr) ||
+	    !nat_inbound_guest(t->c, t->g, l->af, &raddr, &gaddr))
+		goto refuse;
+	pport = ntohs(l->af == AF_INET ? peer.sin.sin_port : peer.sin6.sin6_port);
 	memset(&k, 0, sizeof(k));
 	k.gaddr = gaddr;
 	k.raddr = raddr;
@@ -626,9 +563,7 @@ static void tcp_conn_from_host(struct tcp_ctx *t, const struct fwd_listener *l, 
 	k.proto = IPPROTO_TCP;
 	if (t->ft.count >= t->ft.cap) {
 		t->st.refused_full++;
-		log_ratelimited(LOG_LVL_ERR,
-				"TCP: flow table full (%u flows), refusing new connections",
-				t->ft.cap);
+		tcp_log_table_full(t);
 		goto refuse;
 	}
 	idx = tcp_conn_new(t, &k, sock, &err);
