@@ -26,7 +26,7 @@ static unsigned long checks;
 	do {                                                                                       \
 		checks++;                                                                          \
 		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);  \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)

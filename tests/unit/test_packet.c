@@ -30,7 +30,7 @@ static unsigned long checks;
 	do {                                                                                       \
 		checks++;                                                                          \
 		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);  \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
 			exit(1);                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -94,8 +94,8 @@ static bool view_inside_view(const struct pkt *in, const struct pkt *out)
 /* ---- Frame builders used by the tests ---- */
 
 /* Ethernet + IPv4 + L4 header of l4_hdr_len bytes (caller's bytes) + payload. */
-static size_t build4(uint8_t *buf, size_t cap, uint8_t proto, const void *l4_hdr,
-		     size_t l4_hdr_len, const void *payload, size_t payload_len)
+static size_t build4(uint8_t *buf, size_t cap, uint8_t proto, const void *l4_hdr, size_t l4_hdr_len,
+		     const void *payload, size_t payload_len)
 {
 	struct frame_builder fb;
 
@@ -125,8 +125,8 @@ static const uint8_t icmp_echo[8] = { 8, 0, 0, 0, 0x12, 0x34, 0x00, 0x01 };
 static const uint8_t icmp6_echo[8] = { 128, 0, 0, 0, 0x12, 0x34, 0x00, 0x01 };
 /* TCP 40000 -> 80, SYN, data offset 8: MSS 1460, NOP, NOP, SACK-permitted, NOP, wscale 7. */
 static const uint8_t tcp_syn[32] = {
-	0x9c, 0x40, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x80, 0x02, 0xff, 0xff, 0, 0, 0, 0,
-	2,    4,    0x05, 0xb4, 1, 1, 4, 2, 1, 3, 3, 7,
+	0x9c, 0x40, 0x00, 0x50, 0, 0, 0,    1,	  0, 0, 0, 0, 0x80, 0x02, 0xff, 0xff,
+	0,    0,    0,	  0,	2, 4, 0x05, 0xb4, 1, 1, 4, 2, 1,    3,	  3,	7,
 };
 
 /* Verify the IPv4 header checksum and the L4 checksum of a parsed frame. */
@@ -218,7 +218,7 @@ static void test_arp(void)
 	static const uint8_t arp[42] = {
 		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,
 		0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
-		192,  0,    2,    2,    0,    0,    0,    0,    0,    0,    192,  0,    2,    1,
+		192,  0,    2,	  2,	0,    0,    0,	  0,	0,    0,    192,  0,	2,    1,
 	};
 	const struct bp_arp_eth_ip4 *body;
 	uint8_t padded[60] = { 0 };
@@ -814,11 +814,12 @@ static void test_builder_roundtrip(void)
 			check_sums(&f);
 			/* a flipped payload bit must break the L4 checksum */
 			if (plen) {
-				uint32_t pseudo = kind < 3 ? (kind == 2 ? 0 :
-						  csum_pseudo4(f.src.v4, f.dst.v4, f.l4_proto,
-							       (uint16_t)f.l4.len)) :
-						  csum_pseudo6(&f.src.v6, &f.dst.v6, f.l4_proto,
-							       (uint32_t)f.l4.len);
+				uint32_t pseudo = kind < 3
+					? (kind == 2 ? 0
+						     : csum_pseudo4(f.src.v4, f.dst.v4, f.l4_proto,
+								    (uint16_t)f.l4.len))
+					: csum_pseudo6(&f.src.v6, &f.dst.v6, f.l4_proto,
+						       (uint32_t)f.l4.len);
 
 				buf[len - 1] ^= 0x10;
 				CHECK(csum_fold(csum_partial(f.l4.data, f.l4.len, pseudo)) !=
@@ -841,15 +842,15 @@ static void test_udp_zero_checksum(void)
 		uint8_t word[2] = { 0, 0 };
 		uint16_t check;
 
-		len = v6 ? build6(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2) :
-			   build4(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2);
+		len = v6 ? build6(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2)
+			 : build4(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2);
 		CHECK(len);
 		/* The payload word equal to this checksum makes the new sum fold to 0xffff. */
 		memcpy(&check, buf + l4 + 6, 2);
 		CHECK(check != 0);
 		memcpy(word, &check, 2);
-		len = v6 ? build6(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2) :
-			   build4(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2);
+		len = v6 ? build6(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2)
+			 : build4(buf, sizeof(buf), IPPROTO_UDP, udp_hdr, 8, word, 2);
 		CHECK(len);
 		CHECK_EQ(get16(buf + l4 + 6), 0xffff);
 		CHECK_EQ(frame_parse(buf, len, &f), 0);

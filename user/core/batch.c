@@ -45,7 +45,7 @@ int batch_init(struct frame_batch *b, unsigned max_frames, size_t frame_max)
 	    frame_max > SIZE_MAX / 2 - BATCH_FRAME_OFF - BATCH_SLOT_ALIGN)
 		return -EINVAL;
 	slot_size = (BATCH_FRAME_OFF + frame_max + BATCH_SLOT_ALIGN - 1) &
-		    ~(size_t)(BATCH_SLOT_ALIGN - 1);
+		~(size_t)(BATCH_SLOT_ALIGN - 1);
 	if (slot_size > SIZE_MAX / max_frames)
 		return -ENOMEM;
 

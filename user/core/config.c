@@ -25,7 +25,7 @@
 #define CONFIG_FWD_SPEC_MAX 1024
 
 /* Locally administered, unicast: the MAC we use towards the guest unless -M says otherwise. */
-static const uint8_t config_default_our_mac[BP_ETH_ALEN] = {0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55};
+static const uint8_t config_default_our_mac[BP_ETH_ALEN] = { 0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55 };
 
 /* Upstream's default --log-size: 1 MiB. */
 #define CONFIG_DEFAULT_LOG_SIZE (1024 * 1024)
@@ -55,7 +55,7 @@ void config_defaults(struct config *c, enum bpasst_mode mode, const char *prog_n
 /* --- value parsers -------------------------------------------------------------------------- */
 
 static int config_fail(char *err, size_t len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int config_fail(char *err, size_t len, const char *fmt, ...)
 {
@@ -94,8 +94,8 @@ int config_check_ifname(const char *s, char *err, size_t len)
 		return config_fail(err, len, "empty interface name");
 	if (strlen(s) >= IFNAMSIZ)
 		return config_fail(err, len,
-		                   "interface name '%s' is too long (at most %d characters)", s,
-		                   IFNAMSIZ - 1);
+				   "interface name '%s' is too long (at most %d characters)", s,
+				   IFNAMSIZ - 1);
 	if (!strcmp(s, ".") || !strcmp(s, ".."))
 		goto bad;
 	for (p = s; *p; p++) {
@@ -110,7 +110,7 @@ bad:
 /* xx:xx:xx:xx:xx:xx, one or two hex digits per byte; unicast and not all zero. */
 int config_parse_mac(uint8_t mac[BP_ETH_ALEN], const char *arg, char *err, size_t len)
 {
-	uint8_t m[BP_ETH_ALEN] = {0};
+	uint8_t m[BP_ETH_ALEN] = { 0 };
 	const char *p = arg;
 	int i, digits;
 
@@ -146,7 +146,7 @@ bad:
 
 /* Parse an IPv4 or IPv6 address; *af tells which. */
 int config_parse_addr(const char *s, unsigned refuse, int *af, union config_addr *a, char *err,
-                      size_t len)
+		      size_t len)
 {
 	const char *what = NULL;
 
@@ -160,7 +160,7 @@ int config_parse_addr(const char *s, unsigned refuse, int *af, union config_addr
 		else if ((refuse & CONFIG_ADDR_NO_LOOPBACK) && (h >> 24) == 127)
 			what = "a loopback address";
 		else if ((refuse & CONFIG_ADDR_NO_MULTICAST) &&
-		         ((h >> 28) == 14 || h == 0xffffffff))
+			 ((h >> 28) == 14 || h == 0xffffffff))
 			what = "a multicast or broadcast address";
 	} else if (inet_pton(AF_INET6, s, &a->v6) == 1) {
 		*af = AF_INET6;
@@ -171,7 +171,7 @@ int config_parse_addr(const char *s, unsigned refuse, int *af, union config_addr
 		else if ((refuse & CONFIG_ADDR_NO_MULTICAST) && IN6_IS_ADDR_MULTICAST(&a->v6))
 			what = "a multicast address";
 		else if ((refuse & CONFIG_ADDR_NO_MAPPED) &&
-		         (IN6_IS_ADDR_V4MAPPED(&a->v6) || IN6_IS_ADDR_V4COMPAT(&a->v6)))
+			 (IN6_IS_ADDR_V4MAPPED(&a->v6) || IN6_IS_ADDR_V4COMPAT(&a->v6)))
 			what = "an IPv4-mapped or -compatible address";
 	} else {
 		return config_fail(err, len, "'%s' is not an IPv4 or IPv6 address", s);
@@ -211,7 +211,7 @@ int config_check_domain(const char *s, size_t n, size_t *used, char *err, size_t
 		n--;
 	if (!n || n >= CONF_DOMAIN_MAX)
 		return config_fail(err, len, "'%.*s' is not a valid domain (1 to %d characters)",
-		                   (int)n, s, CONF_DOMAIN_MAX - 1);
+				   (int)n, s, CONF_DOMAIN_MAX - 1);
 	for (i = 0; i < n; i++) {
 		char ch = s[i];
 
@@ -282,7 +282,7 @@ static bool fwd_same_binding(const struct fwd_rule *a, const struct fwd_rule *b)
 
 /* One comma-separated item; appends to set. */
 static int fwd_parse_item(char *item, enum bpasst_mode mode, const struct fwd_rule *binding,
-                          struct fwd_set *set, enum fwd_mode *keyword, char *err, size_t len)
+			  struct fwd_set *set, enum fwd_mode *keyword, char *err, size_t len)
 {
 	struct fwd_rule r = *binding;
 	char *colon;
@@ -299,7 +299,7 @@ static int fwd_parse_item(char *item, enum bpasst_mode mode, const struct fwd_ru
 			return config_fail(err, len, "'auto' is for pasta only (passt has 'all')");
 		if (binding->has_addr || binding->ifname[0])
 			return config_fail(err, len,
-			                   "'%s' cannot be bound to an address or interface", item);
+					   "'%s' cannot be bound to an address or interface", item);
 		*keyword = all ? FWD_ALL : FWD_AUTO;
 		return 0;
 	}
@@ -309,7 +309,7 @@ static int fwd_parse_item(char *item, enum bpasst_mode mode, const struct fwd_ru
 	if (item[0] == '~') {
 		if (strchr(item, ':'))
 			return config_fail(err, len, "exclusion '%s' cannot have target ports",
-			                   item);
+					   item);
 		r.exclude = true;
 		item++;
 	}
@@ -327,12 +327,12 @@ static int fwd_parse_item(char *item, enum bpasst_mode mode, const struct fwd_ru
 			return -1;
 		if (to_range && to_last - r.to_first != r.last - r.first)
 			return config_fail(err, len,
-			                   "range %u-%u has %u ports but target %u-%u has %u",
-			                   r.first, r.last, r.last - r.first + 1U, r.to_first,
-			                   to_last, to_last - r.to_first + 1U);
+					   "range %u-%u has %u ports but target %u-%u has %u",
+					   r.first, r.last, r.last - r.first + 1U, r.to_first,
+					   to_last, to_last - r.to_first + 1U);
 		if ((unsigned)r.to_first + (r.last - r.first) > 65535)
 			return config_fail(err, len, "target ports of %u-%u run past 65535",
-			                   r.first, r.last);
+					   r.first, r.last);
 	}
 	if (!r.exclude) {
 		for (i = 0; i < set->count; i++) {
@@ -341,12 +341,12 @@ static int fwd_parse_item(char *item, enum bpasst_mode mode, const struct fwd_ru
 			if (!o->exclude && fwd_same_binding(o, &r) && o->first <= r.last &&
 			    r.first <= o->last)
 				return config_fail(err, len, "port %u is forwarded twice",
-				                   r.first > o->first ? r.first : o->first);
+						   r.first > o->first ? r.first : o->first);
 		}
 	}
 	if (set->count >= CONF_MAX_FWD_RULES)
 		return config_fail(err, len, "too many forwarding rules (at most %d)",
-		                   CONF_MAX_FWD_RULES);
+				   CONF_MAX_FWD_RULES);
 	set->rule[set->count++] = r;
 	return 0;
 }
@@ -379,18 +379,18 @@ static int fwd_parse_binding(char *s, struct fwd_rule *b, char *err, size_t len)
 }
 
 int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_set *out, char *err,
-                          size_t errlen)
+			  size_t errlen)
 {
 	struct fwd_set set; /* work copy: out only changes on success */
 	enum fwd_mode keyword = FWD_UNSET;
-	struct fwd_rule binding = {.af = AF_UNSPEC};
+	struct fwd_rule binding = { .af = AF_UNSPEC };
 	char buf[CONFIG_FWD_SPEC_MAX];
 	char *list = buf, *item, *slash;
 
 	if (!strcmp(spec, "none")) {
 		if (out->mode != FWD_UNSET && out->mode != FWD_NONE)
 			return config_fail(err, errlen,
-			                   "'none' conflicts with the ports given before");
+					   "'none' conflicts with the ports given before");
 		out->mode = FWD_NONE;
 		return 0;
 	}
@@ -400,7 +400,7 @@ int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_se
 		return config_fail(err, errlen, "empty spec");
 	if (strlen(spec) >= sizeof(buf))
 		return config_fail(err, errlen, "spec is too long (at most %zu characters)",
-		                   sizeof(buf) - 1);
+				   sizeof(buf) - 1);
 	strcpy(buf, spec);
 
 	slash = strchr(buf, '/');
@@ -409,8 +409,8 @@ int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_se
 		list = slash + 1;
 		if (strchr(list, '/'))
 			return config_fail(err, errlen,
-			                   "target addresses (PORT:ADDR/PORT) are not "
-			                   "supported");
+					   "target addresses (PORT:ADDR/PORT) are not "
+					   "supported");
 		if (fwd_parse_binding(buf, &binding, err, errlen))
 			return -1;
 	}

@@ -37,7 +37,7 @@ union config_addr {
 
 /* An IPv4 or IPv6 address (no prefix, no zone); *af is set to AF_INET or AF_INET6. */
 int config_parse_addr(const char *s, unsigned refuse, int *af, union config_addr *a, char *err,
-                      size_t errlen);
+		      size_t errlen);
 
 /* IPv4 netmask: a prefix length 1-32 or a contiguous dot-decimal mask; gives the length. */
 int config_parse_netmask(const char *s, int *prefix_len, char *err, size_t errlen);
@@ -64,7 +64,7 @@ int config_check_domain(const char *s, size_t n, size_t *used, char *err, size_t
  * add up, all/auto win over plain rules. Returns 0, or -1 with err set (out is then unchanged).
  */
 int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_set *out, char *err,
-                          size_t errlen);
+			  size_t errlen);
 
 /* After the last spec: a set made of exclusions only becomes FWD_ALL ("everything except"). */
 void config_fwd_finish(struct fwd_set *set);

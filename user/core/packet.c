@@ -214,8 +214,8 @@ static int frame_parse_l4(struct frame *f)
 			return 0;
 		if (!pkt_get_u8(&f->l4, 0, &type))
 			return -1;
-		return frame_parse_icmp(f, type == ICMPV6_ECHO_REQUEST ||
-						   type == ICMPV6_ECHO_REPLY);
+		return frame_parse_icmp(f,
+					type == ICMPV6_ECHO_REQUEST || type == ICMPV6_ECHO_REPLY);
 	default:
 		return 0;
 	}
@@ -372,9 +372,8 @@ int frame_parse(const void *buf, size_t len, struct frame *f)
 	return ret;
 }
 
-int tcp_opts_walk(const struct pkt *tcp_hdr, void (*fn)(uint8_t kind, const struct pkt *data,
-							 void *arg),
-		  void *arg)
+int tcp_opts_walk(const struct pkt *tcp_hdr,
+		  void (*fn)(uint8_t kind, const struct pkt *data, void *arg), void *arg)
 {
 	size_t off = sizeof(struct tcphdr), end;
 	uint8_t doff_byte;

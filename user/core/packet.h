@@ -105,9 +105,8 @@ int frame_parse(const void *buf, size_t len, struct frame *f);
 
 /* Walk TCP options in a header (view of the TCP header incl. options). Calls fn for each option
  * (kind, view of its data). Returns 0, or -1 if the options run past the header. */
-int tcp_opts_walk(const struct pkt *tcp_hdr, void (*fn)(uint8_t kind, const struct pkt *data,
-							 void *arg),
-		  void *arg);
+int tcp_opts_walk(const struct pkt *tcp_hdr,
+		  void (*fn)(uint8_t kind, const struct pkt *data, void *arg), void *arg);
 
 /* ---- Builders ---- */
 
