@@ -229,9 +229,9 @@ static const struct conf_opt conf_opts[] = {
 	  "TCP ports to forward to the guest" },
 	{ O_UDP_PORTS, "udp-ports", 'u', "SPEC", SCOPE_BOTH, true,
 	  "UDP ports to forward to the guest" },
-	{ O_TCP_NS, "tcp-ns", 'T', "SPEC", SCOPE_PASTA, false,
+	{ O_TCP_NS, "tcp-ns", 'T', "SPEC", SCOPE_PASTA, true,
 	  "TCP ports to forward from the namespace" },
-	{ O_UDP_NS, "udp-ns", 'U', "SPEC", SCOPE_PASTA, false,
+	{ O_UDP_NS, "udp-ns", 'U', "SPEC", SCOPE_PASTA, true,
 	  "UDP ports to forward from the namespace" },
 
 	HEADER(SCOPE_BOTH, "eBPF fast path (bpasst only):"),

@@ -32,10 +32,14 @@
  *   STREAM            stream_handle()   -> dispatch_frame() ...; disconnect resets guest state
  *   PING              ping_sock_ready() -> echo replies into the output batch
  *   UDP               udp_sock_event()  -> datagrams and ICMP errors into the output batch
- *   UDP_LISTEN        udp_listen_event() (a -u port) -> datagrams into the output batch
+ *   UDP_LISTEN        udp_listen_event() (a -u port) -> datagrams into the output batch (pasta:
+ *                                          from a loopback sender, to udp_splice instead)
+ *   UDP_SPLICE        udp_splice_event() (pasta) -> -U listeners, loopback UDP flows
  *   TCP               tcp_sock_event()  -> segments for the guest into the output batch (also tcp's
  *                                          own timerfd, index TCP_INDEX_TIMER)
- *   TCP_LISTEN        tcp_listen_event() -> a connection on a -t port: SYN to the guest
+ *   TCP_LISTEN        tcp_listen_event() -> a connection on a -t port: SYN to the guest (pasta:
+ *                                          from a loopback peer, to tcp_splice instead)
+ *   TCP_SPLICE        tcp_splice_event() (pasta) -> loopback connections, -T listeners
  *   TIMER (1 s)       ping_expire(), udp_timer(), unsolicited router advertisements
  *   SIGNAL            SIGTERM/SIGINT: clean exit; SIGCHLD: has the command exited?
  *   CHILD             the command exited: exit with its status
@@ -76,9 +80,12 @@
 #include "core/log.h"
 #include "flow/ping.h"
 #include "flow/udp.h"
+#include "flow/udp_splice.h"
 #include "flow/tcp.h"
+#include "flow/tcp_splice.h"
 #include "io/dispatch.h"
 #include "io/fastpath.h"
+#include "io/mirror.h"
 #include "io/netlink.h"
 #include "io/ns.h"
 #include "io/resolv.h"
@@ -104,8 +111,10 @@ static struct main_state {
 	struct ping_table *ping;
 	struct udp_ctx udp;
 	bool udp_ready;
+	struct udp_splice *udp_splice; /* pasta: the loopback path */
 	bool dns_from_cmdline; /* -D gave resolvers: the first is --dns-forward's target */
 	struct tcp_ctx *tcp;
+	struct tcp_splice *tcp_splice; /* pasta: the loopback path */
 	int epollfd, timerfd, sigfd;
 	int ready_fd; /* write end of the pipe the waiting parent reads, or -1 */
 	bool pid_file_written;
@@ -142,9 +151,15 @@ static void main_cleanup(void)
 	m.ns_ready = false;
 	ping_table_free(m.ping);
 	m.ping = NULL;
+	m.udp.splice = NULL;
+	udp_splice_free(m.udp_splice);
+	m.udp_splice = NULL;
 	if (m.udp_ready)
 		udp_cleanup(&m.udp);
 	m.udp_ready = false;
+	tcp_set_splice(m.tcp, NULL);
+	tcp_splice_free(m.tcp_splice);
+	m.tcp_splice = NULL;
 	tcp_free(m.tcp);
 	m.tcp = NULL;
 	if (m.pid_file_written && unlink(m.c.pid_file) < 0 && errno != ENOENT)
@@ -489,6 +504,20 @@ static void main_setup_tcp(struct config *c)
 	tcp_dns_host_set(m.tcp, AF_INET6, m.udp.dns6.set ? &m.udp.dns6.addr : NULL,
 			 m.udp.dns6.port);
 	m.d.tcp = m.tcp;
+	/* pasta: loopback connections skip the tap (-t from the host's loopback, -T listeners
+	 * opened inside the namespace now, while we have the rights). */
+	if (c->mode == MODE_PASTA && !c->no_tcp) {
+		m.tcp_splice = tcp_splice_new(c, m.epollfd, m.ns.netns_fd, m.ns.userns_fd, 0);
+		if (!m.tcp_splice)
+			main_exit(1);
+		tcp_set_splice(m.tcp, m.tcp_splice);
+	}
+	if (c->mode == MODE_PASTA && !c->no_udp) {
+		m.udp_splice = udp_splice_new(c, m.epollfd, m.ns.netns_fd, m.ns.userns_fd, 0);
+		if (!m.udp_splice)
+			main_exit(1);
+		m.udp.splice = m.udp_splice;
+	}
 }
 
 /* Signals as events: SIGTERM/SIGINT (exit) and SIGCHLD (command state). Called after the command's
@@ -652,8 +681,10 @@ static void main_on_timer(const struct config *c)
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		udp_timer(&m.udp, &ts);
+		udp_splice_timer(m.udp_splice, ts.tv_sec);
 	}
 	main_ra_tick(c, now);
+	mirror_tick(m.tcp, &m.udp);
 }
 
 static void main_on_stream_status(const struct config *c, enum stream_status st)
@@ -723,6 +754,9 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 			case EPOLL_KIND_TCP_LISTEN:
 				tcp_listen_event(m.tcp, ref.index, ev[i].events, &m.out);
 				break;
+			case EPOLL_KIND_TCP_SPLICE:
+				tcp_splice_event(m.tcp_splice, ref.index, ev[i].events);
+				break;
 			case EPOLL_KIND_PING:
 				ping_sock_ready(m.ping, c, &m.guest, ref.index, &m.out);
 				break;
@@ -731,6 +765,9 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 				break;
 			case EPOLL_KIND_UDP_LISTEN:
 				udp_listen_event(&m.udp, ref.index, ev[i].events, &m.out);
+				break;
+			case EPOLL_KIND_UDP_SPLICE:
+				udp_splice_event(m.udp_splice, ref.index, ev[i].events);
 				break;
 			case EPOLL_KIND_TIMER:
 				main_on_timer(c);

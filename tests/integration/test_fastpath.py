@@ -33,7 +33,10 @@ Checked:
   - --bpf on as the unprivileged user, and in passt mode: a clear error, non-zero exit;
     passt --bpf auto: "BPF fast path: off: passt mode has no tap to attach to";
   - --runas: the pins belong to the user pasta becomes, and the same --bpf-name can be used
-    again afterwards (loader/pin.c treats an empty pin directory as stale).
+    again afterwards (loader/pin.c treats an empty pin directory as stale);
+  - the flow mirror (io/mirror.c): a TCP connection and a UDP exchange from the namespace to
+    topo.remote appear in flow_mirror within 3 s, typed (state by name), with both sides'
+    addresses and ports and the payload bytes each way; the TCP entry goes once it is closed.
 """
 
 import itertools
@@ -46,8 +49,8 @@ import subprocess
 
 import pytest
 
-from helpers import (GW_V4, GW_V6, NAMESERVER, kill_pids, require_root_bpf, run_cmd,
-                     user_ids, wait_for)
+from helpers import (GW_V4, GW_V6, HOST_V4, NAMESERVER, SERVER_V4, kill_pids, require_root_bpf,
+                     run_cmd, user_ids, wait_for)
 from test_services import SH_PRELUDE, check_udhcpc_lease, describe, run_pasta, udhcpc_cmd
 
 pytestmark = pytest.mark.bpf
@@ -529,3 +532,104 @@ def test_runas_name_reusable(topo, bins, machine_bpffs, unpriv):
     finally:
         if os.path.isdir(f"{PIN_BASE}/{name}") and not os.listdir(f"{PIN_BASE}/{name}"):
             os.rmdir(f"{PIN_BASE}/{name}")
+
+
+# --------------------------------------------------------------------------------------------
+# flow mirror: the daemon's TCP and UDP flows in the pinned flow_mirror map (io/mirror.c)
+
+MIRROR_UDP_BASE = 4096  # flow id of UDP slot 0 (TCP_FLOWS_DEFAULT, io/mirror.h)
+
+
+def v4_mapped(addr):
+    return [0] * 10 + [0xff, 0xff] + [int(x) for x in addr.split(".")]
+
+
+def mirror_entries(name):
+    """flow_mirror of instance `name`: [(key, typed value)]."""
+    dump = bpftool_json("map", "dump", "pinned", f"{PIN_BASE}/{name}/flow_mirror")
+    return [(e.get("formatted", e)["key"], e.get("formatted", e)["value"]) for e in dump]
+
+
+def mirror_find(name, proto, sport, dport):
+    for key, v in mirror_entries(name):
+        if v["proto"] == proto and v["tap"]["src_port"] == sport and v["tap"]["dst_port"] == dport:
+            return key, v
+    return None
+
+
+def wait_mirror(name, pred, timeout, what):
+    """wait_for(pred), failing with the map's contents at the time of the failure."""
+    try:
+        return wait_for(pred, timeout=timeout, interval=0.2, what=what)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; flow_mirror: {mirror_entries(name)}") from None
+
+
+def test_flow_mirror_tcp_and_udp(topo, bins, machine_bpffs):
+    name = instance_name()
+    w = Waiter(topo, "mirror")
+    close_file = topo.tmp_path("mirror.close")
+    tcp_out, udp_out = topo.tmp_path("mirror.tcp"), topo.tmp_path("mirror.udp")
+    # A TCP server that says "hi" and reads until our FIN; a UDP echo server.
+    topo.spawn(topo.remote, ["socat", f"TCP4-LISTEN:5011,bind={SERVER_V4},reuseaddr",
+                             "SYSTEM:echo hi; cat >/dev/null"])
+    topo.spawn(topo.remote, ["socat", f"UDP4-LISTEN:5012,bind={SERVER_V4}", "PIPE"])
+
+    def listening(opt, port):
+        r = topo.run(topo.remote, ["ss", opt, f"sport = :{port}"], check=False)
+        return r.returncode == 0 and r.stdout.strip() != ""
+    wait_for(lambda: listening("-Hltn", 5011), timeout=10, what="TCP server")
+    wait_for(lambda: listening("-Hlun", 5012), timeout=10, what="UDP server")
+
+    # The TCP client sends "hello" and holds the connection until the test creates close_file.
+    body = r"""
+( printf hello; i=0; while [ ! -e %(close)s ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done ) |
+	socat - TCP4:%(server)s:5011,sourceport=40123 >%(tcp_out)s 2>&1 &
+printf ping | socat -t 2 - UDP4:%(server)s:5012,sourceport=40124 >%(udp_out)s 2>&1 &
+""" % {"close": close_file, "server": SERVER_V4, "tcp_out": tcp_out,
+       "udp_out": udp_out} + w.script()
+    p = spawn_pasta(topo, bins, ["--config-net", "--bpf", "on", "--bpf-name", name], body,
+                    "mirror")
+    w.wait_ready(p)
+    check_is_pasta(p, bins)
+
+    def file_has(path, text):
+        return os.path.exists(path) and text in open(path).read()
+    wait_for(lambda: file_has(tcp_out, "hi"), timeout=10, what="the TCP server's greeting")
+    wait_for(lambda: file_has(udp_out, "ping"), timeout=10, what="the UDP echo")
+
+    # Both flows show up within 3 s, typed, with the bytes of the exchange.
+    def tcp_flow():
+        f = mirror_find(name, 6, 40123, 5011)
+        return f if f and f[1]["bytes_from_guest"] == 5 and f[1]["bytes_to_guest"] == 3 else None
+    key, v = wait_mirror(name, tcp_flow, 3, "the TCP flow in flow_mirror")
+    assert key < MIRROR_UDP_BASE, key
+    assert v["state"] == "BP_FLOW_STATE_ESTABLISHED", v  # typed: the enum by name
+    assert v["tap"]["src_addr"] == v4_mapped(HOST_V4), v
+    assert v["tap"]["dst_addr"] == v4_mapped(SERVER_V4), v
+    assert v["host"]["dst_addr"] == v4_mapped(SERVER_V4) and v["host"]["dst_port"] == 5011, v
+    assert v["host"]["src_port"] != 0 and v["updated_ns"] > 0, v
+
+    def udp_flow():
+        f = mirror_find(name, 17, 40124, 5012)
+        return f if f and f[1]["bytes_from_guest"] == 4 and f[1]["bytes_to_guest"] == 4 else None
+    key, v = wait_mirror(name, udp_flow, 3, "the UDP flow in flow_mirror")
+    assert key >= MIRROR_UDP_BASE, key
+    assert v["state"] == "BP_FLOW_STATE_ESTABLISHED", v  # typed: the enum by name
+    assert v["tap"]["src_addr"] == v4_mapped(HOST_V4), v
+    assert v["host"]["dst_addr"] == v4_mapped(SERVER_V4) and v["host"]["dst_port"] == 5012, v
+    # Field names in bpftool's plain dump too.
+    plain = run_cmd(["bpftool", "map", "dump", "pinned", f"{PIN_BASE}/{name}/flow_mirror"],
+                    check=True).stdout
+    for field in ('"proto"', '"state"', '"tap"', '"host"', '"src_port"', '"bytes_to_guest"'):
+        assert field in plain, plain
+
+    # Closed: the TCP entry goes at the next walk; the UDP flow (idle timeout 180 s) stays.
+    open(close_file, "w").close()
+    wait_mirror(name, lambda: mirror_find(name, 6, 40123, 5011) is None, 5,
+                "the TCP flow to leave flow_mirror")
+    assert mirror_find(name, 17, 40124, 5012), mirror_entries(name)
+
+    w.release()
+    assert p.wait(timeout=30) == 0, p.output()
+    assert not os.path.exists(f"{PIN_BASE}/{name}")

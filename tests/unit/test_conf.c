@@ -527,10 +527,9 @@ static void test_not_implemented(void)
 	        "udp-ports",  "dns-forward", "no-tcp",      "no-udp",
 	        "map-host-loopback", "map-guest-addr", "map-gw", "no-map-gw",
 	        "outbound",   "outbound-if4", "outbound-if6",
+	        "tcp-ns",     "udp-ns",
 	};
 	static const char *const not_yet[] = {
-	        "tcp-ns",
-	        "udp-ns",
 	        "bpf-bypass",
 	        "pcap",
 	};
@@ -547,8 +546,8 @@ static void test_not_implemented(void)
 
 	FAILS("--tcp-ports: 'auto' is not implemented yet", "pasta", "-t", "auto");
 	FAILS("--udp-ports: 'auto' is not implemented yet", "pasta", "-u", "auto");
-	FAILS("option --tcp-ns is not implemented yet", "pasta", "-T", "80");
-	FAILS("option --udp-ns is not implemented yet", "pasta", "-U", "53");
+	FAILS("--tcp-ns: 'auto' is not implemented yet", "pasta", "-T", "auto");
+	FAILS("--udp-ns: 'auto' is not implemented yet", "pasta", "-U", "auto");
 	CHECK(OK("passt", "--map-host-loopback", "none")->no_map_gw,
 	      "--map-host-loopback none is --no-map-gw");
 	/* Address translation and outbound binding (flow/nat.c, TCP and UDP): accepted, stored. */

@@ -26,6 +26,7 @@ enum epoll_kind {
 	EPOLL_KIND_UDP, /* UDP flow socket */
 	EPOLL_KIND_UDP_LISTEN, /* UDP forwarded port */
 	EPOLL_KIND_CHILD, /* pasta: pidfd of the command we run */
+	EPOLL_KIND_UDP_SPLICE, /* pasta: -U listener or loopback UDP flow (flow/udp_splice.h) */
 	EPOLL_KIND_MAX,
 };
 

@@ -453,8 +453,10 @@ static void tcp_ack_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_s
 			data_end = c->fin_seq;
 			c->flags |= TCP_F_FIN_ACKED;
 		}
-		if (SEQ_GT(data_end, c->snd_una))
+		if (SEQ_GT(data_end, c->snd_una)) {
 			c->unconsumed += data_end - c->snd_una;
+			c->bytes_to_tap += data_end - c->snd_una;
+		}
 		c->snd_una = ack;
 		if (SEQ_GT(ack, c->snd_nxt)) {
 			/* Acked past a rewind: the peek offset is 0 once consumed. */
@@ -545,6 +547,7 @@ static void tcp_data_from_tap(struct tcp_ctx *t, uint32_t idx, const struct tcp_
 		if (c->tail.area != TCP_TAIL_NONE)
 			t->st.short_writes++;
 		c->rcv_nxt += (uint32_t)n;
+		c->bytes_from_tap += (uint64_t)n;
 		if ((uint32_t)n < len - off) {
 			/* Three identical ACKs: the guest retransmits the rest at once (fast
 			 * retransmit) rather than on its timer. */
@@ -853,4 +856,43 @@ unsigned tcp_flow_count(const struct tcp_ctx *t)
 const struct tcp_stats *tcp_get_stats(const struct tcp_ctx *t)
 {
 	return &t->st;
+}
+
+/* The coarse state a reader of the flow mirror sees. */
+static enum flow_view_state tcp_view_state(const struct tcp_conn *c)
+{
+	if (c->flags & (TCP_F_SOCK_EOF | TCP_F_FIN_SENT | TCP_F_TAP_FIN | TCP_F_SHUT_WR))
+		return FLOW_VIEW_CLOSING;
+	if (c->flags & TCP_F_ESTABLISHED)
+		return FLOW_VIEW_ESTABLISHED;
+	return FLOW_VIEW_NEW;
+}
+
+void tcp_flow_foreach(const struct tcp_ctx *t, flow_view_fn fn, void *arg)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->ft.count; i++) {
+		uint32_t idx = flow_nth(&t->ft, i);
+		const struct flow_key *k = flow_key_at(&t->ft, idx);
+		const struct tcp_conn *c = &t->conn[idx];
+		struct flow_view v;
+
+		memset(&v, 0, sizeof(v));
+		v.index = idx;
+		v.gen = c->gen;
+		v.proto = IPPROTO_TCP;
+		v.state = (uint8_t)tcp_view_state(c);
+		v.af = flow_key_af(k);
+		v.guest_addr = k->gaddr;
+		v.remote_addr = k->raddr;
+		v.guest_port = k->gport;
+		v.remote_port = k->rport;
+		v.sock = c->sock;
+		v.bytes_from_guest = c->bytes_from_tap;
+		v.bytes_to_guest = c->bytes_to_tap;
+		fn(&v, arg);
+	}
 }

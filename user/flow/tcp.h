@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/guest.h"
 #include "core/packet.h"
+#include "flow/flow_view.h"
 
 #define TCP_FLOWS_DEFAULT 4096
 /* Index of tcp's own timerfd under EPOLL_KIND_TCP. */
@@ -77,10 +78,18 @@ void tcp_listen_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct
 /* The edge wrote frames [0, written) of the `total` committed in out and dropped the rest. */
 void tcp_flushed(struct tcp_ctx *t, unsigned written, unsigned total);
 
+/* pasta: connections accepted on -t ports from a loopback address go to s (the splice path,
+ * flow/tcp_splice.h) instead of the guest. NULL (the default): all go to the guest. */
+struct tcp_splice;
+void tcp_set_splice(struct tcp_ctx *t, struct tcp_splice *s);
+
 /* The guest went away (qemu disconnected): reset every connection towards the host. */
 void tcp_guest_gone(struct tcp_ctx *t);
 
 unsigned tcp_flow_count(const struct tcp_ctx *t);
+/* Call fn for each flow in use, with a read-only view of it (flow/flow_view.h). fn must not call
+ * back into the translator. */
+void tcp_flow_foreach(const struct tcp_ctx *t, flow_view_fn fn, void *arg);
 const struct tcp_stats *tcp_get_stats(const struct tcp_ctx *t);
 
 #endif /* BPASST_TCP_H */

@@ -87,6 +87,8 @@ struct tcp_conn {
 	uint32_t rto; /* ms */
 	uint64_t rto_at; /* ms: retransmission / probe / connect deadline, 0: none */
 	uint64_t last_act; /* ms */
+	uint64_t bytes_from_tap; /* payload written to the socket (flow mirror) */
+	uint64_t bytes_to_tap; /* payload the guest acknowledged (flow mirror) */
 	struct tcp_tail tail;
 };
 
@@ -109,6 +111,7 @@ struct tcp_ctx {
 	uint32_t *deferred, *starved, *scratch;
 	unsigned deferred_count, starved_count;
 	struct fwd_listeners fl;
+	struct tcp_splice *splice; /* pasta: where loopback peers go (tcp_set_splice()), or NULL */
 	struct nat_dns dns; /* --dns-forward targets (tcp_dns_host_set()) */
 	struct tcp_buf_pool tails;
 	uint8_t ws; /* window scale we offer */

@@ -26,6 +26,7 @@
 #include "core/epoll_ref.h"
 #include "core/log.h"
 #include "flow/tcp_conn.h"
+#include "flow/tcp_splice.h"
 
 /* ---- Socket helpers ---- */
 
@@ -606,8 +607,18 @@ void tcp_listen_event(struct tcp_ctx *t, uint32_t index, uint32_t events, struct
 						strerror(errno));
 			return;
 		}
+		/* pasta: from the host's loopback, by splice(2) unless tcp_splice declines */
+		if (t->splice && tcp_splice_peer_is_loopback(&ss) &&
+		    tcp_splice_from_host(t->splice, sock, l->af, l->to_port))
+			continue;
 		tcp_conn_from_host(t, l, sock, &ss, out);
 	}
+}
+
+void tcp_set_splice(struct tcp_ctx *t, struct tcp_splice *s)
+{
+	if (t)
+		t->splice = s;
 }
 
 /* ---- Dropped frames ---- */

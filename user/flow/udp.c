@@ -659,6 +659,7 @@ int udp_tap_recv(struct udp_ctx *u, const struct frame *f, struct frame_batch *o
 	if (idx == FLOW_NONE)
 		return 1;
 	u->flow[idx].last = u->now;
+	u->flow[idx].bytes_from_guest += f->payload.len;
 	udp_send(u, idx, data, f->payload.len);
 	return 1;
 }
@@ -813,4 +814,35 @@ void udp_cleanup(struct udp_ctx *u)
 	u->flow = NULL;
 	u->stage = NULL;
 	u->rx = NULL;
+}
+
+void udp_flow_foreach(const struct udp_ctx *u, flow_view_fn fn, void *arg)
+{
+	unsigned i;
+
+	if (!u || !u->flow)
+		return;
+	for (i = 0; i < u->table.count; i++) {
+		uint32_t idx = flow_nth(&u->table, i);
+		const struct flow_key *k = flow_key_at(&u->table, idx);
+		const struct udp_flow *fl = &u->flow[idx];
+		struct flow_view v;
+
+		memset(&v, 0, sizeof(v));
+		v.index = idx;
+		v.proto = IPPROTO_UDP;
+		v.state = fl->bytes_from_guest && fl->bytes_to_guest ? FLOW_VIEW_ESTABLISHED
+								     : FLOW_VIEW_NEW;
+		v.af = fl->af;
+		v.guest_addr = k->gaddr;
+		v.remote_addr = k->raddr;
+		v.guest_port = k->gport;
+		v.remote_port = k->rport;
+		v.sock = fl->fd;
+		v.host_peer = fl->peer_len ? &fl->peer.sa : NULL;
+		v.host_peer_len = fl->peer_len;
+		v.bytes_from_guest = fl->bytes_from_guest;
+		v.bytes_to_guest = fl->bytes_to_guest;
+		fn(&v, arg);
+	}
 }

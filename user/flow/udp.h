@@ -31,6 +31,7 @@
 #include "core/guest.h"
 #include "core/packet.h"
 #include "flow/flow.h"
+#include "flow/flow_view.h"
 #include "flow/fwd.h"
 
 #define UDP_FLOWS_DEFAULT 1024
@@ -40,6 +41,7 @@
 struct udp_flow;
 struct udp_stage;
 struct udp_rx;
+struct udp_splice;
 
 /* Counters, for tests and the debug log. */
 struct udp_stats {
@@ -81,6 +83,8 @@ struct udp_ctx {
 	struct udp_rx *rx; /* recvmmsg() vectors */
 	struct udp_dns_host dns4, dns6; /* --dns-forward targets */
 	struct udp_stats stats;
+	struct udp_splice *splice; /* pasta: where -u datagrams from loopback senders go, or NULL
+				    * (flow/udp_splice.h); set after udp_init() */
 };
 
 /* Set up a table of max_flows flows (0: UDP_FLOWS_DEFAULT) and open the listeners of
@@ -111,6 +115,10 @@ void udp_listen_event(struct udp_ctx *u, uint32_t listener, uint32_t events,
 void udp_timer(struct udp_ctx *u, const struct timespec *now);
 /* The guest went away (qemu disconnected): drop staged datagrams, close every flow. */
 void udp_guest_gone(struct udp_ctx *u);
+
+/* Call fn for each flow in use, with a read-only view of it (flow/flow_view.h). fn must not call
+ * back into the translator. */
+void udp_flow_foreach(const struct udp_ctx *u, flow_view_fn fn, void *arg);
 
 static inline unsigned udp_flow_count(const struct udp_ctx *u)
 {

@@ -51,6 +51,8 @@ struct udp_flow {
 	union udp_sockaddr peer; /* host side: where we send (target, or the inbound sender) */
 	socklen_t peer_len;
 	time_t last; /* u->now when a datagram last went either way */
+	uint64_t bytes_from_guest; /* payload bytes the guest sent (flow mirror) */
+	uint64_t bytes_to_guest; /* payload bytes delivered to the guest (flow mirror) */
 };
 
 struct udp_stage {

@@ -50,6 +50,7 @@
 #include "core/log.h"
 #include "flow/udp.h"
 #include "flow/udp_int.h"
+#include "flow/udp_splice.h"
 
 #define UDP_ERRQUEUE_READS 16 /* errors read per event */
 #define UDP_ERR_QUOTE_MAX 1280
@@ -336,8 +337,9 @@ void udp_sock_read_flow(struct udp_ctx *u, uint32_t idx, struct frame_batch *out
 					"dropped");
 			continue;
 		}
-		udp_frame_deliver(u, out, base + i, fl->af, &k.raddr, k.rport, &k.gaddr, k.gport,
-				  m->msg_len);
+		if (udp_frame_deliver(u, out, base + i, fl->af, &k.raddr, k.rport, &k.gaddr,
+				      k.gport, m->msg_len))
+			fl->bytes_to_guest += m->msg_len;
 	}
 }
 
@@ -361,6 +363,12 @@ void udp_sock_read_listener(struct udp_ctx *u, uint32_t li, struct frame_batch *
 			u->stats.too_big++;
 			continue;
 		}
+		/* pasta: from the host's loopback, to the namespace's unless declined */
+		if (u->splice && udp_splice_sender_is_loopback(&sender->sa) &&
+		    udp_splice_from_host(u->splice, l->fd, l->af, l->to_port, &sender->sa,
+					 m->msg_hdr.msg_namelen, u->rx->iov[i].iov_base,
+					 m->msg_len))
+			continue;
 		if (!udp_inbound_key(u, l, sender, &k)) {
 			u->stats.tap_unreachable++;
 			log_ratelimited(LOG_LVL_DEBUG,
@@ -373,8 +381,9 @@ void udp_sock_read_listener(struct udp_ctx *u, uint32_t li, struct frame_batch *
 		if (idx == FLOW_NONE)
 			continue;
 		u->flow[idx].last = u->now;
-		udp_frame_deliver(u, out, base + i, l->af, &k.raddr, k.rport, &k.gaddr, k.gport,
-				  m->msg_len);
+		if (udp_frame_deliver(u, out, base + i, l->af, &k.raddr, k.rport, &k.gaddr, k.gport,
+				      m->msg_len))
+			u->flow[idx].bytes_to_guest += m->msg_len;
 	}
 }
 

@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "core/packet.h"
 #include "io/fastpath.h"
+#include "io/mirror.h"
 #include "loader.h"
 #include "proto/dhcp.h"
 
@@ -317,6 +318,7 @@ int fastpath_start(const struct config *c, const struct ns_state *ns, const stru
 	p.pin_uid = run_uid == (uid_t)-1 ? BP_LOADER_NO_CHOWN : (uint32_t)run_uid;
 	p.pin_gid = run_gid == (gid_t)-1 ? BP_LOADER_NO_CHOWN : (uint32_t)run_gid;
 	p.verbose = log_get_level() >= LOG_LVL_DEBUG;
+	p.flow_mirror_max = MIRROR_FLOW_IDS; /* TCP and UDP flows (io/mirror.h) */
 
 	/* The echo probe costs up to 2 x FASTPATH_ECHO_WAIT_MS: not when the loader cannot run. */
 	fp.host_echo = bp_loader_probe_bpf(line, sizeof(line)) ? 0 : fastpath_host_echo(c, run_gid);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tcp_splice.h - pasta's loopback path for TCP: two sockets joined by splice(2), no tap
+ *
+ * A connection from the host's loopback to a -t port, or from the namespace's loopback to a -T
+ * port, never becomes frames: the daemon accepts it on one side, connects a socket of its own to
+ * the loopback address of the other side, and moves the bytes between the two sockets with
+ * splice(2) through a pipe per direction. See tcp_splice.c for the theory of operation.
+ *
+ * struct tcp_splice_conn is the one place that holds what the two sockets of a spliced
+ * connection share (descriptors, pipes, per-direction progress, end-of-stream and shutdown
+ * state): a later in-kernel bypass (sockmap) takes over the data of these connections and has to
+ * see and update exactly this state.
+ *
+ * Wiring (the patch is in notes/splice-wiring.patch):
+ *   - pasta only, after the namespace exists and before privileges are dropped:
+ *     tcp_splice_new() (it opens the -T listeners inside the namespace);
+ *   - the -t listeners stay tcp's: tcp_listen_event() offers a connection whose peer is a
+ *     loopback address (tcp_splice_peer_is_loopback()) to tcp_splice_from_host(), and carries
+ *     it through the tap itself when that declines;
+ *   - epoll: EPOLL_KIND_TCP_SPLICE -> tcp_splice_event() (both sockets of every connection and
+ *     the -T listeners; nothing for the guest comes out of it, so no frame batch).
+ */
+#ifndef BPASST_TCP_SPLICE_H
+#define BPASST_TCP_SPLICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/config.h"
+#include "flow/fwd.h"
+
+#define TCP_SPLICE_CONNS_DEFAULT 2048 /* 2 sockets and up to 4 pipe ends each */
+#define TCP_SPLICE_POOL_SIZE 32 /* sockets opened ahead inside the namespace, per family */
+#define TCP_SPLICE_PIPE_SIZE (512 * 1024) /* bulk directions ask for this; may be refused */
+#define TCP_SPLICE_PIPE_GROW_AFTER (256 * 1024) /* bytes relayed before a pipe is grown */
+/* Epoll index: a -T listener (TCP_SPLICE_INDEX_LISTENER set, low bits its number), or a
+ * connection's socket: the low 8 bits of the connection's generation (bits 23-30), the
+ * connection (bits 1-22), the side (bit 0). The generation tells a stale event (for a socket
+ * closed earlier in the same epoll_wait() batch) from one for the slot's new connection. */
+#define TCP_SPLICE_INDEX_LISTENER (1u << 31)
+#define TCP_SPLICE_INDEX_GEN_SHIFT 23
+#define TCP_SPLICE_MAX_CONNS (1u << 22)
+
+/* One direction of a spliced connection: bytes read from sock[d] are written to sock[!d]. */
+struct tcp_splice_dir {
+	int pipe_r, pipe_w; /* the pipe between the two sockets, -1 until data first comes */
+	uint32_t pending; /* bytes in the pipe */
+	bool eof; /* end of stream read from the source */
+	bool shut; /* shutdown(SHUT_WR) done on the destination (FIN relayed) */
+	bool blocked; /* the destination took no more (EAGAIN): reading waits for its EPOLLOUT */
+	bool grown; /* the pipe was grown (or that was tried) */
+	uint64_t relayed; /* bytes written to the destination */
+};
+
+/* A spliced connection. sock[0] is the accepted side (the client's connection to our
+ * listener), sock[1] the side we connected to the server; dir[d] carries sock[d]'s data. */
+struct tcp_splice_conn {
+	int sock[2];
+	uint32_t events[2]; /* epoll mask registered on each socket */
+	bool registered[2]; /* in the epoll set (a side that wants no event is taken out) */
+	bool connecting; /* sock[1]: connect() in progress */
+	bool from_ns; /* accepted inside the namespace (-T) rather than on the host (-t) */
+	uint8_t af; /* AF_INET or AF_INET6 (both sides) */
+	uint16_t port; /* the port sock[1] connected to */
+	uint32_t gen; /* bumped when the slot is reused */
+	struct tcp_splice_dir dir[2];
+};
+
+struct tcp_splice_stats {
+	unsigned long opened_from_host, opened_from_ns;
+	unsigned long closed; /* both sides finished cleanly */
+	unsigned long reset; /* ended by a reset or an error (RST sent on our sockets) */
+	unsigned long connect_failed; /* our connect() failed: the client was reset */
+	unsigned long refused_full; /* table full: -t left to the tap path, -T reset */
+	unsigned long pool_empty; /* -t left to the tap path: no socket in the namespace */
+	unsigned long pool_refills; /* helper runs that opened sockets in the namespace */
+	unsigned long bytes[2]; /* relayed: [0] client to server, [1] server to client */
+};
+
+struct tcp_splice;
+
+/* Set up, pasta only: a table of max_conns connections (0: TCP_SPLICE_CONNS_DEFAULT), and the
+ * -T listeners of c->tcp_out opened inside the namespace (netns_fd, with userns_fd its user
+ * namespace or -1), on 127.0.0.1 and ::1, registered in epollfd. NULL on failure (logged). */
+struct tcp_splice *tcp_splice_new(const struct config *c, int epollfd, int netns_fd, int userns_fd,
+				  unsigned max_conns);
+/* Reset every connection, close every listener and pooled socket, free. NULL is fine. */
+void tcp_splice_free(struct tcp_splice *s);
+
+/* Does a connection accepted from peer belong on the splice path (a loopback peer)? */
+bool tcp_splice_peer_is_loopback(const struct sockaddr_storage *peer);
+/* -t: sock (non-blocking) was accepted on the host from a loopback address by a listener of
+ * family af forwarding to to_port. true: it is ours now; we connect to the namespace's loopback,
+ * port to_port, and splice (a failure later resets the client). false: the table is full or no
+ * socket could be opened in the namespace; sock is untouched, and the caller carries the
+ * connection through the tap instead. */
+bool tcp_splice_from_host(struct tcp_splice *s, int sock, int af, uint16_t to_port);
+/* EPOLL_KIND_TCP_SPLICE event. */
+void tcp_splice_event(struct tcp_splice *s, uint32_t index, uint32_t events);
+
+unsigned tcp_splice_count(const struct tcp_splice *s);
+const struct tcp_splice_stats *tcp_splice_get_stats(const struct tcp_splice *s);
+/* A connection by table slot, or NULL when the slot is free (for the bypass and the tests). */
+const struct tcp_splice_conn *tcp_splice_conn_at(const struct tcp_splice *s, uint32_t idx);
+/* The -T listeners (fd, family, port, target port). */
+const struct fwd_listeners *tcp_splice_listeners(const struct tcp_splice *s);
+
+#endif /* BPASST_TCP_SPLICE_H */
