@@ -215,7 +215,7 @@ _Static_assert(sizeof(struct bp_tap_counters) == BP_TAP_CNT_MAX * sizeof(__u64),
 /* ---- Flow table mirror (map flow_mirror) ---- */
 
 /* Written by the daemon only (the programs do not read it): a view for bpftool and for later
- * programs. Key: the daemon's flow index (__u32). */
+ * programs. Key (__u32): a TCP flow's slot, or 4096 + a UDP flow's slot (docs/bpf.md). */
 enum bp_flow_state {
 	BP_FLOW_STATE_NONE = 0,
 	BP_FLOW_STATE_NEW, /* opening: TCP handshake in progress, UDP/ICMP first packet */
