@@ -255,7 +255,7 @@ struct conf_state {
 };
 
 static int conf_fail(char *err, size_t len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int conf_fail(char *err, size_t len, const char *fmt, ...)
 {
@@ -268,7 +268,7 @@ static int conf_fail(char *err, size_t len, const char *fmt, ...)
 }
 
 static void conf_die(const struct config *c, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3), noreturn));
+	__attribute__((format(printf, 2, 3), noreturn));
 
 static void conf_die(const struct config *c, const char *fmt, ...)
 {
@@ -285,7 +285,7 @@ static void conf_die(const struct config *c, const char *fmt, ...)
 /* --- values into struct config ------------------------------------------------------------ */
 
 static int conf_copy_str(char *dst, size_t size, const char *arg, const char *what, char *err,
-                         size_t len)
+			 size_t len)
 {
 	size_t n = strlen(arg);
 
@@ -293,7 +293,7 @@ static int conf_copy_str(char *dst, size_t size, const char *arg, const char *wh
 		return conf_fail(err, len, "empty %s", what);
 	if (n >= size)
 		return conf_fail(err, len, "%s is too long (at most %zu characters)", what,
-		                 size - 1);
+				 size - 1);
 	memcpy(dst, arg, n + 1);
 	return 0;
 }
@@ -367,12 +367,12 @@ static int conf_parse_dns(struct config *c, const char *arg, char *err, size_t l
 	if (af == AF_INET) {
 		if (c->ip4.dns_count >= CONF_MAX_DNS)
 			return conf_fail(err, len, "too many IPv4 resolvers (at most %d)",
-			                 CONF_MAX_DNS);
+					 CONF_MAX_DNS);
 		c->ip4.dns[c->ip4.dns_count++] = a.v4;
 	} else {
 		if (c->ip6.dns_count >= CONF_MAX_DNS)
 			return conf_fail(err, len, "too many IPv6 resolvers (at most %d)",
-			                 CONF_MAX_DNS);
+					 CONF_MAX_DNS);
 		c->ip6.dns[c->ip6.dns_count++] = a.v6;
 	}
 	return 0;
@@ -380,7 +380,7 @@ static int conf_parse_dns(struct config *c, const char *arg, char *err, size_t l
 
 /* -a ADDR[/LEN] */
 static int conf_parse_address(struct config *c, struct conf_state *st, const char *arg, char *err,
-                              size_t len)
+			      size_t len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash = strchr(arg, '/');
@@ -397,7 +397,7 @@ static int conf_parse_address(struct config *c, struct conf_state *st, const cha
 		return -1;
 	if (slash && (!config_parse_ulong(slash + 1, af == AF_INET ? 32 : 128, &plen) || !plen))
 		return conf_fail(err, len, "'%s' has an invalid prefix length (1 to %d)", arg,
-		                 af == AF_INET ? 32 : 128);
+				 af == AF_INET ? 32 : 128);
 	if (af == AF_INET) {
 		c->ip4.addr = a.v4;
 		c->ip4.prefix_len = (int)plen; /* 0: -n, or io/netlink.c decides */
@@ -411,7 +411,7 @@ static int conf_parse_address(struct config *c, struct conf_state *st, const cha
 
 /* An address option given once per IP version (-g, -o, --dns-forward, --map-*). */
 static int conf_parse_addr_pair(const char *arg, unsigned refuse, bool allow_none,
-                                struct in_addr *v4, struct in6_addr *v6, char *err, size_t len)
+				struct in_addr *v4, struct in6_addr *v6, char *err, size_t len)
 {
 	union config_addr a;
 	int af;
@@ -458,7 +458,7 @@ static int conf_parse_bpf_name(struct config *c, const char *arg, char *err, siz
 	if (*p || !strcmp(arg, ".") || !strcmp(arg, "..")) {
 		c->bpf_name[0] = '\0';
 		return conf_fail(err, len, "'%s' is not a valid name (letters, digits, '_-.')",
-		                 arg);
+				 arg);
 	}
 	return 0;
 }
@@ -472,14 +472,14 @@ static void conf_usage(const struct config *c, FILE *f)
 
 	if (pasta)
 		fprintf(f,
-		        "Usage: pasta [OPTION]... [COMMAND [ARG]...]\n"
-		        "       pasta [OPTION]... PID\n"
-		        "       pasta [OPTION]... --netns PATH|NAME\n"
-		        "Connect a network namespace to the host's network, without privileges.\n");
+			"Usage: pasta [OPTION]... [COMMAND [ARG]...]\n"
+			"       pasta [OPTION]... PID\n"
+			"       pasta [OPTION]... --netns PATH|NAME\n"
+			"Connect a network namespace to the host's network, without privileges.\n");
 	else
 		fprintf(f,
-		        "Usage: passt [OPTION]...\n"
-		        "Connect a virtual machine to the host's network, without privileges.\n");
+			"Usage: passt [OPTION]...\n"
+			"Connect a virtual machine to the host's network, without privileges.\n");
 
 	for (i = 0; i < CONF_N_OPTS; i++) {
 		const struct conf_opt *o = &conf_opts[i];
@@ -496,22 +496,22 @@ static void conf_usage(const struct config *c, FILE *f)
 			continue;
 		if (o->short_name)
 			n = snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->short_name, o->name,
-			             o->arg ? " " : "", o->arg ? o->arg : "");
+				     o->arg ? " " : "", o->arg ? o->arg : "");
 		else
 			n = snprintf(left, sizeof(left), "      --%s%s%s", o->name,
-			             o->arg ? " " : "", o->arg ? o->arg : "");
+				     o->arg ? " " : "", o->arg ? o->arg : "");
 		if (n < 30)
 			fprintf(f, "%-30s %s%s\n", left, o->help,
-			        o->implemented ? "" : " [not implemented yet]");
+				o->implemented ? "" : " [not implemented yet]");
 		else
 			fprintf(f, "%s\n%-30s %s%s\n", left, "", o->help,
-			        o->implemented ? "" : " [not implemented yet]");
+				o->implemented ? "" : " [not implemented yet]");
 	}
 	fprintf(f,
-	        "\nOptions marked [not implemented yet] are recognised but refused for now;\n"
-	        "-t, -u, -T and -U accept 'none'.\n"
-	        "See %s(1) for details.\n",
-	        pasta ? "pasta" : "passt");
+		"\nOptions marked [not implemented yet] are recognised but refused for now;\n"
+		"-t, -u, -T and -U accept 'none'.\n"
+		"See %s(1) for details.\n",
+		pasta ? "pasta" : "passt");
 }
 
 static void conf_version(const struct config *c)
@@ -524,7 +524,7 @@ static void conf_version(const struct config *c)
 
 /* Parse the value of option o and store it. *noop: the value asks for nothing to be done. */
 static int conf_apply(struct config *c, struct conf_state *st, const struct conf_opt *o,
-                      const char *arg, bool *noop, char *err, size_t len)
+		      const char *arg, bool *noop, char *err, size_t len)
 {
 	char sub[CONF_ERR_MAX];
 	unsigned long v;
@@ -551,7 +551,7 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 	case O_LOG_SIZE:
 		if (!config_parse_ulong(arg, SIZE_MAX, &v) || v < CONF_LOG_SIZE_MIN)
 			return conf_fail(err, len, "'%s' is not a size in bytes of at least %d",
-			                 arg, CONF_LOG_SIZE_MIN);
+					 arg, CONF_LOG_SIZE_MIN);
 		c->log_size = v;
 		return 0;
 	case O_RUNAS:
@@ -567,7 +567,7 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 
 	case O_SOCKET:
 		if (conf_copy_str(c->sock_path, sizeof(((struct sockaddr_un *)0)->sun_path), arg,
-		                  "socket path", err, len))
+				  "socket path", err, len))
 			return -1;
 		c->sock_fd = -1;
 		return 0;
@@ -648,14 +648,14 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 	case O_MTU:
 		if (!config_parse_ulong(arg, BP_ETH_MAX_MTU, &v) || v < CONF_MTU_MIN)
 			return conf_fail(err, len, "'%s' is not an MTU from %d to %d", arg,
-			                 CONF_MTU_MIN, BP_ETH_MAX_MTU);
+					 CONF_MTU_MIN, BP_ETH_MAX_MTU);
 		c->mtu = (int)v;
 		return 0;
 	case O_MAC:
 		return config_parse_mac(c->our_mac, arg, err, len);
 	case O_OUTBOUND:
 		return conf_parse_addr_pair(arg, CONF_ADDR_OUTBOUND, false, &c->ip4.outbound,
-		                            &c->ip6.outbound, err, len);
+					    &c->ip6.outbound, err, len);
 	case O_OUTBOUND_IF4:
 		return conf_copy_ifname(c->ip4.outbound_if, arg, err, len);
 	case O_OUTBOUND_IF6:
@@ -667,10 +667,10 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 			return 0;
 		}
 		return conf_parse_addr_pair(arg, CONF_ADDR_MAP, true, &c->ip4.map_host_loopback,
-		                            &c->ip6.map_host_loopback, err, len);
+					    &c->ip6.map_host_loopback, err, len);
 	case O_MAP_GUEST_ADDR:
 		return conf_parse_addr_pair(arg, CONF_ADDR_MAP, true, &c->ip4.map_guest_addr,
-		                            &c->ip6.map_guest_addr, err, len);
+					    &c->ip6.map_guest_addr, err, len);
 	case O_MAP_GW:
 		c->no_map_gw = false;
 		return 0;
@@ -682,7 +682,7 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 		return conf_parse_dns(c, arg, err, len);
 	case O_DNS_FORWARD:
 		return conf_parse_addr_pair(arg, CONF_ADDR_MAP, false, &c->ip4.dns_forward,
-		                            &c->ip6.dns_forward, err, len);
+					    &c->ip6.dns_forward, err, len);
 	case O_SEARCH:
 		return conf_parse_search(c, arg, err, len);
 
@@ -713,9 +713,9 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 	case O_TCP_NS:
 	case O_UDP_NS: {
 		struct fwd_set *set = o->id == O_TCP_PORTS ? &c->tcp_in
-		        : o->id == O_UDP_PORTS             ? &c->udp_in
-		        : o->id == O_TCP_NS                ? &c->tcp_out
-		                                           : &c->udp_out;
+			: o->id == O_UDP_PORTS		   ? &c->udp_in
+			: o->id == O_TCP_NS		   ? &c->tcp_out
+							   : &c->udp_out;
 
 		if (config_parse_fwd_spec(arg, c->mode, set, sub, sizeof(sub)))
 			return conf_fail(err, len, "invalid spec '%s': %s", arg, sub);
@@ -762,21 +762,21 @@ static void conf_check(struct config *c, const struct conf_state *st)
 
 	if (!c->ip4.enabled && c->ip4.addr.s_addr)
 		conf_die(c, "--address: IPv4 address %s given with --ipv6-only",
-		         inet_ntop(AF_INET, &c->ip4.addr, a, sizeof(a)));
+			 inet_ntop(AF_INET, &c->ip4.addr, a, sizeof(a)));
 	if (!c->ip4.enabled && c->ip4.have_gw)
 		conf_die(c, "--gateway: IPv4 address %s given with --ipv6-only",
-		         inet_ntop(AF_INET, &c->ip4.gw, a, sizeof(a)));
+			 inet_ntop(AF_INET, &c->ip4.gw, a, sizeof(a)));
 	if (!c->ip6.enabled && !IN6_IS_ADDR_UNSPECIFIED(&c->ip6.addr))
 		conf_die(c, "--address: IPv6 address %s given with --ipv4-only",
-		         inet_ntop(AF_INET6, &c->ip6.addr, a, sizeof(a)));
+			 inet_ntop(AF_INET6, &c->ip6.addr, a, sizeof(a)));
 	if (!c->ip6.enabled && c->ip6.have_gw)
 		conf_die(c, "--gateway: IPv6 address %s given with --ipv4-only",
-		         inet_ntop(AF_INET6, &c->ip6.gw, a, sizeof(a)));
+			 inet_ntop(AF_INET6, &c->ip6.gw, a, sizeof(a)));
 
 	if (st->netmask_len) {
 		if (st->addr4_has_len)
 			conf_die(c,
-			         "--netmask: the prefix length was already given with --address");
+				 "--netmask: the prefix length was already given with --address");
 		c->ip4.prefix_len = st->netmask_len;
 	}
 
@@ -784,7 +784,7 @@ static void conf_check(struct config *c, const struct conf_state *st)
 	 * silent switch to IPv4 only. */
 	if (c->mtu && c->mtu < CONF_MTU_IPV6_MIN && c->ip6.enabled)
 		conf_die(c, "--mtu: %d is below %d, the minimum for IPv6; add --ipv4-only", c->mtu,
-		         CONF_MTU_IPV6_MIN);
+			 CONF_MTU_IPV6_MIN);
 	/* No -m: the default MTU, which the guest also learns by DHCP (option 26) and the RA, in
 	 * both modes, as upstream does. */
 	if (!c->mtu)
@@ -828,8 +828,8 @@ static const struct conf_opt *conf_lookup_val(int val)
 
 	if (val >= CONF_VAL_LONG_BASE)
 		return (size_t)(val - CONF_VAL_LONG_BASE) < CONF_N_OPTS
-		        ? &conf_opts[val - CONF_VAL_LONG_BASE]
-		        : NULL;
+			? &conf_opts[val - CONF_VAL_LONG_BASE]
+			: NULL;
 	for (i = 0; val > 0 && i < CONF_N_OPTS; i++) {
 		if (conf_opts[i].name && conf_opts[i].short_name == val)
 			return &conf_opts[i];
@@ -863,7 +863,7 @@ int conf_parse(struct config *c, int argc, char **argv)
 {
 	static struct option longopts[CONF_N_OPTS + 1];
 	static char optstring[3 + 2 * CONF_N_OPTS];
-	struct conf_state st = {0};
+	struct conf_state st = { 0 };
 	bool after_dashes = false;
 	size_t i, n = 0, s = 0;
 
@@ -878,9 +878,9 @@ int conf_parse(struct config *c, int argc, char **argv)
 		if (!o->name)
 			continue;
 		longopts[n++] = (struct option){
-		        .name = o->name,
-		        .has_arg = o->arg ? required_argument : no_argument,
-		        .val = o->short_name ? o->short_name : CONF_VAL_LONG_BASE + (int)i,
+			.name = o->name,
+			.has_arg = o->arg ? required_argument : no_argument,
+			.val = o->short_name ? o->short_name : CONF_VAL_LONG_BASE + (int)i,
 		};
 		if (o->short_name && !memchr(optstring, o->short_name, s)) {
 			optstring[s++] = o->short_name;
@@ -888,7 +888,7 @@ int conf_parse(struct config *c, int argc, char **argv)
 				optstring[s++] = ':';
 		}
 	}
-	longopts[n] = (struct option){0};
+	longopts[n] = (struct option){ 0 };
 	optstring[s] = '\0';
 
 	opterr = 0;
@@ -916,7 +916,7 @@ int conf_parse(struct config *c, int argc, char **argv)
 			if (optopt)
 				conf_die(c, "unknown option '-%c'", optopt);
 			conf_die(c, "unknown or ambiguous option '%.*s'",
-			         (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+				 (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		}
 		o = conf_lookup_val(val);
 		if (!o)

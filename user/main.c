@@ -619,7 +619,7 @@ static void main_ra_tick(const struct config *c, time_t now)
 		wait = MAIN_RA_INITIAL_INTERVAL;
 	else
 		wait = NDP_RA_INTERVAL_MIN +
-		       (unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
+			(unsigned)random() % (NDP_RA_INTERVAL_MAX - NDP_RA_INTERVAL_MIN + 1);
 	m.ra_next = now + wait;
 }
 
@@ -700,7 +700,8 @@ static void main_on_stream_status(const struct config *c, enum stream_status st)
 		m.ra_next = 0;
 		batch_reset(&m.out);
 		if (c->one_off || m.stream.inherited) {
-			info("%s, exiting", c->one_off ? "One-off mode" : "Inherited socket closed");
+			info("%s, exiting",
+			     c->one_off ? "One-off mode" : "Inherited socket closed");
 			main_exit(0);
 		}
 	}
@@ -745,7 +746,8 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 			case EPOLL_KIND_STREAM:
 				status = (int)stream_handle(&m.stream, &m.d, ev[i].events);
 				tcp_tap_batch_done(m.tcp, &m.out);
-				udp_tap_batch_done(&m.udp); /* before a disconnect drops the stage */
+				udp_tap_batch_done(
+					&m.udp); /* before a disconnect drops the stage */
 				main_on_stream_status(c, (enum stream_status)status);
 				break;
 			case EPOLL_KIND_TCP:
@@ -853,7 +855,8 @@ int main(int argc, char **argv)
 
 	/* BPF fast path: loaded here, before privileges are dropped */
 	{
-		uid_t run_uid = (uid_t)-1; /* who owns the pins: whom main_drop_privileges() becomes */
+		uid_t run_uid =
+			(uid_t)-1; /* who owns the pins: whom main_drop_privileges() becomes */
 		gid_t run_gid = (gid_t)-1;
 
 		if (c->mode == MODE_PASTA && geteuid() == 0 && c->runas[0] &&

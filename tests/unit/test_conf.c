@@ -73,7 +73,7 @@ static void run(const char *const *args)
 	for (argc = 0; args[argc] && argc < MAX_ARGS; argc++) {
 		run_argv[argc] = (char *)args[argc];
 		snprintf(run_desc + strlen(run_desc), sizeof(run_desc) - strlen(run_desc), "%s%s",
-		         argc ? " " : "", args[argc]);
+			 argc ? " " : "", args[argc]);
 	}
 	run_argv[argc] = NULL;
 
@@ -114,7 +114,7 @@ static void run(const char *const *args)
 	close(fd_cfg);
 }
 
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* The command line must parse: conf_parse() returned, nothing on stderr. */
 #define OK(...) run_ok(__LINE__, ARGS(__VA_ARGS__))
@@ -168,7 +168,7 @@ static bool addr6_is(const struct in6_addr *a, const char *s)
 
 static void test_defaults_and_modes(void)
 {
-	static const uint8_t mac[6] = {0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55};
+	static const uint8_t mac[6] = { 0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55 };
 	const struct config *c;
 
 	c = OK("passt");
@@ -180,7 +180,7 @@ static void test_defaults_and_modes(void)
 	CHECK(c->ip4.enabled && c->ip6.enabled, "both IP versions on by default");
 	CHECK(c->bpf == BPF_MODE_AUTO, "bpf auto by default");
 	CHECK(c->tcp_in.mode == FWD_UNSET && c->udp_in.mode == FWD_UNSET &&
-	              c->tcp_out.mode == FWD_UNSET && c->udp_out.mode == FWD_UNSET,
+		      c->tcp_out.mode == FWD_UNSET && c->udp_out.mode == FWD_UNSET,
 	      "forwarding unset by default");
 	CHECK(!c->foreground && c->mtu == 65520 && !c->target_pid && !c->cmd,
 	      "passt other defaults (MTU 65520 when no -m)");
@@ -216,16 +216,16 @@ static void test_version_help(void)
 	run(ARGS("passt", "-h"));
 	CHECK(R.status == 0, "-h exits 0, got %d", R.status);
 	CHECK(strstr(R.out, "Usage: passt") && strstr(R.out, "--socket") &&
-	              strstr(R.out, "--one-off") && !strstr(R.out, "--netns") &&
-	              !strstr(R.out, "--tcp-ns") && strstr(R.out, "--bpf"),
+		      strstr(R.out, "--one-off") && !strstr(R.out, "--netns") &&
+		      !strstr(R.out, "--tcp-ns") && strstr(R.out, "--bpf"),
 	      "passt help is passt's: %s", R.out);
 	CHECK(strstr(R.out, "--tcp-ports SPEC") && strstr(R.out, "[not implemented yet]"),
 	      "help marks options not implemented yet");
 	run(ARGS("pasta", "--help"));
 	CHECK(R.status == 0, "--help exits 0");
 	CHECK(strstr(R.out, "Usage: pasta") && strstr(R.out, "--netns") &&
-	              strstr(R.out, "--tcp-ns") && strstr(R.out, "--config-net") &&
-	              !strstr(R.out, "--socket") && !strstr(R.out, "--one-off"),
+		      strstr(R.out, "--tcp-ns") && strstr(R.out, "--config-net") &&
+		      !strstr(R.out, "--socket") && !strstr(R.out, "--one-off"),
 	      "pasta help is pasta's: %s", R.out);
 }
 
@@ -248,7 +248,7 @@ static void test_logging_process(void)
 	c = OK("passt", "--foreground", "--stderr", "--log-file=/tmp/x", "--pid", "/tmp/y",
 	       "--runas=nobody");
 	CHECK(c->foreground && c->stderr_log && !strcmp(c->log_file, "/tmp/x") &&
-	              !strcmp(c->pid_file, "/tmp/y") && !strcmp(c->runas, "nobody"),
+		      !strcmp(c->pid_file, "/tmp/y") && !strcmp(c->runas, "nobody"),
 	      "long forms");
 
 	FAILS("--log-size: 'abc' is not a size", "passt", "--log-size", "abc");
@@ -300,7 +300,7 @@ static void test_passt_socket(void)
 
 static void test_pasta_namespace(void)
 {
-	static const uint8_t mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	const struct config *c;
 
 	c = OK("pasta", "-I", "tap0", "--config-net", "--no-netns-quit", "--ns-mac-addr",
@@ -312,7 +312,7 @@ static void test_pasta_namespace(void)
 	      "--netns NAME -> /run/netns/NAME, netns-only");
 	c = OK("pasta", "--netns", "/proc/1/ns/net", "--userns", "/proc/1/ns/user");
 	CHECK(!strcmp(c->netns, "/proc/1/ns/net") && !strcmp(c->userns, "/proc/1/ns/user") &&
-	              !c->netns_only,
+		      !c->netns_only,
 	      "--netns PATH --userns PATH");
 	c = OK("pasta", "--netns-only");
 	CHECK(c->netns_only, "--netns-only");
@@ -356,13 +356,13 @@ static void test_pasta_namespace(void)
 
 static void test_addressing(void)
 {
-	static const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
-	static const uint8_t mac1[6] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05};
+	static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	static const uint8_t mac1[6] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05 };
 	const struct config *c;
 
 	c = OK("passt", "-i", "eth0");
 	CHECK(!strcmp(c->ifname, "eth0") && !strcmp(c->ip4.ifname, "eth0") &&
-	              !strcmp(c->ip6.ifname, "eth0"),
+		      !strcmp(c->ip6.ifname, "eth0"),
 	      "-i");
 	c = OK("passt", "-4");
 	CHECK(c->ip4.enabled && !c->ip6.enabled, "-4");
@@ -380,7 +380,7 @@ static void test_addressing(void)
 	CHECK(OK("passt", "--netmask", "255.255.255.255")->ip4.prefix_len == 32, "-n /32");
 	c = OK("passt", "-a", "2001:db8::5", "-a", "198.51.100.7");
 	CHECK(addr6_is(&c->ip6.addr, "2001:db8::5") && c->ip6.prefix_len == 0 &&
-	              addr4_is(c->ip4.addr, "198.51.100.7"),
+		      addr4_is(c->ip4.addr, "198.51.100.7"),
 	      "-a twice: one per IP version");
 	CHECK(OK("passt", "-a", "2001:db8::5/56")->ip6.prefix_len == 56, "-a IPv6/56");
 	CHECK(addr4_is(OK("passt", "-a", "192.0.2.1", "-a", "192.0.2.2")->ip4.addr, "192.0.2.2"),
@@ -447,7 +447,7 @@ static void test_dns(void)
 
 	c = OK("passt", "-D", "192.0.2.53", "-D", "2001:db8::53", "--dns", "198.51.100.53");
 	CHECK(c->ip4.dns_count == 2 && addr4_is(c->ip4.dns[0], "192.0.2.53") &&
-	              addr4_is(c->ip4.dns[1], "198.51.100.53"),
+		      addr4_is(c->ip4.dns[1], "198.51.100.53"),
 	      "repeated -D, IPv4 in order");
 	CHECK(c->ip6.dns_count == 1 && addr6_is(&c->ip6.dns[0], "2001:db8::53"), "-D IPv6");
 	CHECK(!c->no_dns, "-D addresses: DNS on");
@@ -468,11 +468,11 @@ static void test_dns(void)
 
 	c = OK("passt", "-S", "a.example b.example");
 	CHECK(c->search_count == 2 && !strcmp(c->search[0], "a.example") &&
-	              !strcmp(c->search[1], "b.example"),
+		      !strcmp(c->search[1], "b.example"),
 	      "-S splits a space-separated list");
 	c = OK("passt", "-S", "x.example", "--search", "  y.example\tz.example  ");
 	CHECK(c->search_count == 3 && !strcmp(c->search[0], "x.example") &&
-	              !strcmp(c->search[1], "y.example") && !strcmp(c->search[2], "z.example"),
+		      !strcmp(c->search[1], "y.example") && !strcmp(c->search[2], "z.example"),
 	      "repeated -S add up");
 	c = OK("passt", "-S", "x.example", "-S", "none");
 	CHECK(c->no_dns_search && !c->search_count, "-S none");
@@ -516,22 +516,63 @@ static void test_services_bpf(void)
 static void test_not_implemented(void)
 {
 	static const char *const implemented[] = {
-	        "debug",      "trace",       "quiet",       "foreground", "stderr",
-	        "log-file",   "log-size",    "version",     "help",       "runas",
-	        "pid",        "socket",      "socket-path", "fd",         "one-off",
-	        "ns-ifname",  "netns",       "netns-only",  "userns",     "no-netns-quit",
-	        "config-net", "ns-mac-addr", "interface",   "ipv4-only",  "ipv6-only",
-	        "address",    "netmask",     "gateway",     "mtu",        "mac-addr",
-	        "dns",        "search",      "no-dhcp",     "no-ndp",     "no-dhcpv6",
-	        "no-ra",      "no-icmp",     "bpf",         "bpf-name",    "tcp-ports",
-	        "udp-ports",  "dns-forward", "no-tcp",      "no-udp",
-	        "map-host-loopback", "map-guest-addr", "map-gw", "no-map-gw",
-	        "outbound",   "outbound-if4", "outbound-if6",
-	        "tcp-ns",     "udp-ns",
+		"debug",
+		"trace",
+		"quiet",
+		"foreground",
+		"stderr",
+		"log-file",
+		"log-size",
+		"version",
+		"help",
+		"runas",
+		"pid",
+		"socket",
+		"socket-path",
+		"fd",
+		"one-off",
+		"ns-ifname",
+		"netns",
+		"netns-only",
+		"userns",
+		"no-netns-quit",
+		"config-net",
+		"ns-mac-addr",
+		"interface",
+		"ipv4-only",
+		"ipv6-only",
+		"address",
+		"netmask",
+		"gateway",
+		"mtu",
+		"mac-addr",
+		"dns",
+		"search",
+		"no-dhcp",
+		"no-ndp",
+		"no-dhcpv6",
+		"no-ra",
+		"no-icmp",
+		"bpf",
+		"bpf-name",
+		"tcp-ports",
+		"udp-ports",
+		"dns-forward",
+		"no-tcp",
+		"no-udp",
+		"map-host-loopback",
+		"map-guest-addr",
+		"map-gw",
+		"no-map-gw",
+		"outbound",
+		"outbound-if4",
+		"outbound-if6",
+		"tcp-ns",
+		"udp-ns",
 	};
 	static const char *const not_yet[] = {
-	        "bpf-bypass",
-	        "pcap",
+		"bpf-bypass",
+		"pcap",
 	};
 	const struct config *c;
 	size_t i;
@@ -555,10 +596,10 @@ static void test_not_implemented(void)
 	       "--map-guest-addr", "169.254.1.2", "-o", "192.0.2.9", "--outbound-if4", "eth0",
 	       "--outbound-if6", "eth1");
 	CHECK(c->ip4.map_host_loopback.s_addr == inet_addr("192.0.2.2") &&
-	              c->ip6.map_host_loopback.s6_addr[15] == 9 &&
-	              c->ip4.map_guest_addr.s_addr == inet_addr("169.254.1.2") &&
-	              c->ip4.outbound.s_addr == inet_addr("192.0.2.9") &&
-	              !strcmp(c->ip4.outbound_if, "eth0") && !strcmp(c->ip6.outbound_if, "eth1"),
+		      c->ip6.map_host_loopback.s6_addr[15] == 9 &&
+		      c->ip4.map_guest_addr.s_addr == inet_addr("169.254.1.2") &&
+		      c->ip4.outbound.s_addr == inet_addr("192.0.2.9") &&
+		      !strcmp(c->ip4.outbound_if, "eth0") && !strcmp(c->ip6.outbound_if, "eth1"),
 	      "--map-*, -o, --outbound-if*");
 	CHECK(OK("passt", "--no-map-gw")->no_map_gw, "--no-map-gw");
 	CHECK(!OK("passt", "--no-map-gw", "--map-gw")->no_map_gw, "--map-gw after --no-map-gw");
@@ -574,7 +615,7 @@ static void test_not_implemented(void)
 	CHECK(c->tcp_in.mode == FWD_NONE && c->udp_in.mode == FWD_NONE, "-t none -u none");
 	c = OK("pasta", "-t", "none", "-u", "none", "-T", "none", "-U", "none", "1");
 	CHECK(c->tcp_in.mode == FWD_NONE && c->udp_in.mode == FWD_NONE &&
-	              c->tcp_out.mode == FWD_NONE && c->udp_out.mode == FWD_NONE,
+		      c->tcp_out.mode == FWD_NONE && c->udp_out.mode == FWD_NONE,
 	      "pasta all none");
 
 	/* The value is checked before "not implemented": a bad spec says what is bad. */
@@ -627,7 +668,7 @@ static int spec(const char *s, enum bpasst_mode mode)
 static bool rule_is(unsigned i, unsigned first, unsigned last, unsigned to, bool excl)
 {
 	return i < fs.count && fs.rule[i].first == first && fs.rule[i].last == last &&
-	        fs.rule[i].to_first == to && fs.rule[i].exclude == excl;
+		fs.rule[i].to_first == to && fs.rule[i].exclude == excl;
 }
 
 static void test_fwd_grammar(void)
@@ -665,7 +706,7 @@ static void test_fwd_grammar(void)
 	memset(&fs, 0, sizeof(fs));
 	SPEC_OK("192.0.2.1/22", MODE_PASST);
 	CHECK(fs.count == 1 && fs.rule[0].has_addr && fs.rule[0].af == AF_INET &&
-	              addr4_is(fs.rule[0].addr.v4, "192.0.2.1") && !fs.rule[0].ifname[0],
+		      addr4_is(fs.rule[0].addr.v4, "192.0.2.1") && !fs.rule[0].ifname[0],
 	      "ADDR/PORT");
 	SPEC_OK("198.51.100.1/22", MODE_PASST);
 	CHECK(fs.count == 2, "same port on another address is fine");
@@ -678,20 +719,20 @@ static void test_fwd_grammar(void)
 	memset(&fs, 0, sizeof(fs));
 	SPEC_OK("%eth0/22", MODE_PASTA);
 	CHECK(fs.count == 1 && !fs.rule[0].has_addr && fs.rule[0].af == AF_UNSPEC &&
-	              !strcmp(fs.rule[0].ifname, "eth0"),
+		      !strcmp(fs.rule[0].ifname, "eth0"),
 	      "%%IF/PORT");
 
 	memset(&fs, 0, sizeof(fs));
 	SPEC_OK("2001:db8::1/8080-8081,~8081", MODE_PASST);
 	CHECK(fs.count == 2 && fs.rule[0].af == AF_INET6 &&
-	              addr6_is(&fs.rule[0].addr.v6, "2001:db8::1") && fs.rule[1].exclude &&
-	              fs.rule[1].has_addr,
+		      addr6_is(&fs.rule[0].addr.v6, "2001:db8::1") && fs.rule[1].exclude &&
+		      fs.rule[1].has_addr,
 	      "IPv6 binding applies to every item");
 
 	memset(&fs, 0, sizeof(fs));
 	SPEC_OK("2000-5000,~3000-3010", MODE_PASST);
 	CHECK(fs.mode == FWD_SPEC && fs.count == 2 && rule_is(0, 2000, 5000, 2000, false) &&
-	              rule_is(1, 3000, 3010, 3000, true),
+		      rule_is(1, 3000, 3010, 3000, true),
 	      "range with exclusion");
 
 	memset(&fs, 0, sizeof(fs));
@@ -745,8 +786,8 @@ static void test_fwd_grammar(void)
 	SPEC_FAILS("9999999", MODE_PASST, "'9999999' is not a port number");
 	SPEC_FAILS("80-30", MODE_PASST, "range 80-30 is reversed");
 	SPEC_FAILS("100-110:200-205", MODE_PASST,
-	           "range 100-110 has 11 ports but target "
-	           "200-205 has 6");
+		   "range 100-110 has 11 ports but target "
+		   "200-205 has 6");
 	SPEC_FAILS("65000-65535:65500", MODE_PASST, "run past 65535");
 	SPEC_FAILS("http", MODE_PASST, "'http' is not a port number");
 	SPEC_FAILS("", MODE_PASST, "empty spec");
@@ -774,7 +815,7 @@ static void test_fwd_grammar(void)
 	memset(&fs, 0, sizeof(fs));
 	for (i = 1; i <= CONF_MAX_FWD_RULES; i++)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s%d", i > 1 ? "," : "",
-		         i);
+			 i);
 	SPEC_OK(many, MODE_PASST);
 	CHECK(fs.count == CONF_MAX_FWD_RULES, "rules up to the limit");
 	SPEC_FAILS("1000", MODE_PASST, "too many forwarding rules (at most 64)");
@@ -797,7 +838,7 @@ static void test_value_parsers(void)
 
 	CHECK(config_parse_ulong("0", 10, &v) && v == 0, "ulong 0");
 	CHECK(config_parse_ulong("18446744073709551615", (unsigned long)-1, &v) &&
-	              v == (unsigned long)-1,
+		      v == (unsigned long)-1,
 	      "ulong max");
 	CHECK(!config_parse_ulong("18446744073709551616", (unsigned long)-1, &v), "ulong overflow");
 	CHECK(!config_parse_ulong("11", 10, &v), "ulong above max");

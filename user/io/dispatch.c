@@ -158,7 +158,7 @@ void dispatch_frame(struct dispatch_ctx *d, const void *buf, size_t len)
 	if (!dispatch_route(d, &f)) {
 		d->frames_unhandled++;
 		trace("dispatch: unhandled frame: %zu bytes, EtherType 0x%04x, L4 protocol %u", len,
-		      f.ethertype, f.l3_kind == FRAME_L3_IP4 || f.l3_kind == FRAME_L3_IP6 ?
-					   f.l4_proto : 0);
+		      f.ethertype,
+		      f.l3_kind == FRAME_L3_IP4 || f.l3_kind == FRAME_L3_IP6 ? f.l4_proto : 0);
 	}
 }
