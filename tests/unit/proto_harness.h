@@ -25,27 +25,7 @@
 #include "core/log.h"
 #include "core/packet.h"
 
-static unsigned long checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		unsigned long long a_ = (unsigned long long)(a), b_ = (unsigned long long)(b);     \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%llu != %llu)\n",          \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define CHECK_MEM(a, b, len) CHECK(!memcmp((a), (b), (len)))
 /* Four bytes at p are the IPv4 address s. */

@@ -42,27 +42,7 @@
 #include "flow/tcp.h"
 #include "flow/tcp_tap.h"
 
-static unsigned long checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                                \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)

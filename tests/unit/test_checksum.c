@@ -20,27 +20,7 @@
 
 #include "core/checksum.h"
 
-static unsigned long checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		unsigned long long a_ = (a), b_ = (b);                                             \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (0x%llx != 0x%llx)\n",      \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 /* xorshift64*: deterministic, independent of libc's rand(). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;

@@ -20,27 +20,7 @@
 #include "flow/flow.h"
 #include "flow/fwd.h"
 
-static unsigned long checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		unsigned long long a_ = (a), b_ = (b);                                             \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (0x%llx != 0x%llx)\n",      \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 static uint64_t rng_state = 0x243f6a8885a308d3ULL;
 

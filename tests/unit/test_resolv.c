@@ -24,27 +24,7 @@
 #include "core/log.h"
 #include "io/resolv.h"
 
-static unsigned long checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                                \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define CHECK_STR(a, b)                                                                            \
 	do {                                                                                       \

@@ -55,27 +55,7 @@
 #define SO_NETNS_COOKIE 71
 #endif
 
-static unsigned checks;
-
-#define CHECK(expr)                                                                                \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #expr);   \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                             \
-	do {                                                                                       \
-		long long a_ = (long long)(a), b_ = (long long)(b);                                \
-		checks++;                                                                          \
-		if (a_ != b_) {                                                                    \
-			fprintf(stderr, "%s:%d: check failed: %s == %s (%lld != %lld)\n",          \
-				__FILE__, __LINE__, #a, #b, a_, b_);                               \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
 
 #define NS_PORT 5000 /* the server inside the namespace (-t target) */
 #define HOST_PORT 6000 /* the server on the host (-T target) */
@@ -829,6 +809,6 @@ int main(void)
 
 	kill(ns_child, SIGKILL);
 	waitpid(ns_child, NULL, 0);
-	printf("test_splice: %u checks passed\n", checks);
+	printf("test_splice: %lu checks passed\n", checks);
 	return 0;
 }
