@@ -40,23 +40,12 @@
 #include <linux/if_tun.h>
 
 #include "bpasst_maps.h"
+#include "bpf_check.h"
 #include "loader.h"
 
-#define SKIP 77
 #define TAP "bptap0"
 
-static int failures;
 static int orig_ns = -1, test_ns = -1, tap_fd = -1;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 /* Run a shell command (inside the test namespace if in_ns), its output into out. Exit status. */
 static int run(bool in_ns, const char *cmd, char *out, size_t out_len)
@@ -420,19 +409,19 @@ int main(void)
 
 	if (geteuid() != 0) {
 		printf("SKIP: the loader test needs root (bpf(), CAP_NET_ADMIN, setns, tun)\n");
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	if (bp_loader_probe_bpf(reason, sizeof(reason))) {
 		printf("SKIP: %s\n", reason);
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		printf("SKIP: cannot make a private mount namespace: %s\n", strerror(errno));
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	if (netns_setup(reason, sizeof(reason))) {
 		printf("SKIP: %s\n", reason);
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 
 	memset(&p, 0, sizeof(p));

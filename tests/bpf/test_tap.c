@@ -27,24 +27,12 @@
 #include <bpf/libbpf.h>
 
 #include "bpasst_maps.h"
+#include "bpf_check.h"
 #include "bpasst_wire.h"
 #include "frames.h"
 #include "loader.h"
 #include "tap.skel.h"
 
-#define SKIP 77
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 /* ---- Addresses (documentation ranges only) ---- */
 
@@ -817,11 +805,11 @@ int main(void)
 	err = bp_loader_probe_bpf(reason, sizeof(reason));
 	if (err) {
 		printf("SKIP: %s\n", reason);
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) != 1) {
 		printf("SKIP: the kernel cannot load TC (sched_cls) programs\n");
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	skel = tap__open_and_load();
 	if (!skel) {

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 
 #include "bpasst_maps.h"
+#include "bpf_check.h"
 #include "core/batch.h"
 #include "core/config.h"
 #include "core/guest.h"
@@ -36,19 +37,6 @@
 #include "proto/ndp.h"
 #include "tap.skel.h"
 
-#define SKIP 77
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 static const uint8_t gmac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -214,7 +202,7 @@ int main(void)
 	libbpf_set_print(silent_print);
 	if (bp_loader_probe_bpf(reason, sizeof(reason))) {
 		printf("SKIP: %s\n", reason);
-		return SKIP;
+		return BPF_TEST_SKIP;
 	}
 	skel = tap__open_and_load();
 	if (!skel) {
