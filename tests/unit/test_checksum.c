@@ -22,24 +22,9 @@
 
 #include "check.h"
 
-/* xorshift64*: deterministic, independent of libc's rand(). */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+#define RNG_SEED 0x9e3779b97f4a7c15ULL
+#include "rng.h"
 
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-static void rng_fill(uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)rng();
-}
 
 static uint16_t fold_fast(const void *p, size_t len)
 {

@@ -22,15 +22,8 @@
 
 #include "check.h"
 
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
+#define RNG_SEED 0x243f6a8885a308d3ULL
+#include "rng.h"
 
 static void test_siphash(void)
 {

@@ -35,15 +35,8 @@ static const uint8_t mac_host[6] = { 0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55 };
 static struct in_addr a4_guest, a4_host;
 static struct in6_addr a6_guest, a6_host;
 
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
+#define RNG_SEED 0x243f6a8885a308d3ULL
+#include "rng.h"
 
 static void put16(uint8_t *p, uint16_t host)
 {
