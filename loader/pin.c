@@ -11,7 +11,9 @@
  * Pin directories: <bpffs>/bpasst/<instance>/ holds the maps of one running instance. Each has
  * an "instance" map whose value names its owner (PID and the process start time, which tells a
  * reused PID from the original). A daemon killed with SIGKILL cannot remove its directory, so
- * every start first removes the directories whose owner is gone (pin_clean_stale). Directories
+ * every start first removes the directories whose owner is gone (pin_clean_stale). The loopback
+ * bypass (loader/bypass.c) pins its bypass_* maps in the same directory, with its own owner
+ * record "bypass_instance" for when the tap program is not loaded. Directories
  * that cannot be attributed (no readable instance map, and a name that is not a PID) are left
  * alone.
  */
@@ -172,6 +174,10 @@ static bool pin_dir_is_empty(const char *dir)
 	return empty;
 }
 
+/* Maps holding a struct bp_instance owner record: the tap program's, else the loopback bypass's
+ * (loader/bypass.c; an instance may run either or both in the same directory). */
+static const char *const owner_maps[] = { "instance", "bypass_instance" };
+
 int pin_dir_owner_alive(const char *dir, uint32_t *pid_out)
 {
 	struct bp_instance owner;
@@ -182,9 +188,11 @@ int pin_dir_owner_alive(const char *dir, uint32_t *pid_out)
 	int fd;
 
 	*pid_out = 0;
-	pin_fmt(path, sizeof(path), "%s/instance", dir);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
+	for (size_t i = 0; i < sizeof(owner_maps) / sizeof(owner_maps[0]); i++) {
+		pin_fmt(path, sizeof(path), "%s/%s", dir, owner_maps[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
 		int err = bpf_map_lookup_elem(fd, &key, &owner);
 
 		close(fd);

@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * bypass.bpf.c - the loopback bypass (--bpf-bypass): sock_ops, sk_msg and a receive hook
+ *
+ * Three kinds of program over the maps of include/bpasst_bypass.h (layouts and protocol summary there;
+ * the daemon's half of the protocol is in user/io/bypass.c):
+ *
+ * bp_bypass_sockops (sock_ops, attached by the loader to the root of the cgroup v2 hierarchy
+ * with a bpf_link): sees every TCP socket of the machine, and acts on two kinds only. At
+ * ACTIVE_ESTABLISHED, a socket whose remote end is one of our registered loopback listeners
+ * (bypass_listen) is a client endpoint C; at PASSIVE_ESTABLISHED, a socket whose own 4-tuple the
+ * daemon registered (bypass_expect) is a server endpoint S. Anything else costs one hash lookup
+ * and is left alone. An endpoint goes into bypass_sockets, gets its bypass_ends entry (mode
+ * relay) and its bypass_cookies entry, and asks for state callbacks; when it reaches TCP_CLOSE
+ * its two entries go (the kernel removes it from the sockhash by itself).
+ *
+ * bp_bypass_msg (sk_msg, attached to bypass_sockets): runs at each sendmsg of C or S, under the
+ * sender's socket lock. In relay mode it counts what goes over TCP (end.passed) and switches to
+ * redirect when the daemon's permission (bypass_ctl) is new and was given for exactly the bytes
+ * sent so far. In redirect mode it moves the message into the peer endpoint's receive queue
+ * (bpf_msg_redirect_hash with BPF_F_INGRESS) as long as the peer exists, the sender is
+ * ESTABLISHED or CLOSE_WAIT and the bytes redirected but not yet read by the peer stay within
+ * ctl.budget; otherwise the direction returns to relay (which keeps the byte order: redirected
+ * data is read before TCP data) and this message goes over TCP. The verdict is always SK_PASS:
+ * an SK_DROP verdict would make every later send on the socket fail with EACCES.
+ *
+ * The receive hook (optional, one of three programs, chosen by the loader): it tells the sender's
+ * budget how much of what it redirected the peer has consumed (end.ingress_read).
+ *   bp_bypass_read: fexit on __sk_msg_recvmsg, the kernel function that copies data out of a
+ *     socket's psock ingress queue. Every such read passes it exactly once: tcp_bpf_recvmsg
+ *     calls sk_msg_recvmsg, a wrapper around it, and tcp_bpf_recvmsg_parser calls it directly.
+ *   bp_bypass_read5: fexit on sk_msg_recvmsg, for kernels before that split.
+ *   bp_bypass_read_tp: the sock:sock_recv_length tracepoint, after every recvmsg, for kernels
+ *     that refuse fexit programs (kernel 6.18 here: EPERM for fexit and LSM programs, lockdown
+ *     in integrity mode) but allow BTF tracepoints. It derives the psock bytes from the
+ *     socket's total reads minus what was consumed over TCP (tcp_sock fields, read with CO-RE,
+ *     so no vmlinux.h is needed): tcp_bpf_recvmsg reads either queue per call, never both. It
+ *     runs after the socket lock is released; its update only ever raises ingress_read.
+ * A read that is a peek does not count.
+ * Without the hook (read_tracking 0), the sender sets the peer's ingress_read to its own
+ * redirected count at each hand-over: the daemon grants one only when everything of that
+ * direction reached the receiver and was read (redirected data is read before TCP data, and the
+ * hand-over needs the TCP data after it read), so the budget then counts from the hand-over.
+ *
+ * State: only the maps. Each bypass_ends entry is written by programs running for its own
+ * socket under that socket's lock (sock_ops at establishment and close, sk_msg at send, the
+ * receive hook at read); the one exception is the hand-over without read tracking above.
+ * Built against UAPI headers only: the fexit programs see their arguments as BTF-typed pointers
+ * whatever this file declares, so an opaque struct sock is enough.
+ */
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpasst_bypass.h"
+#include "bpasst_maps.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define BP_AF_INET 2
+#define BP_AF_INET6 10
+#define BP_MSG_PEEK 2
+
+/* Default sizes for 4096 connections; the loader resizes everything before loading. */
+#define BP_BYPASS_ENDS_DEFAULT 8192
+#define BP_BYPASS_LISTEN_MAX 131072 /* every port, both families; not preallocated */
+
+/* bypass_sockets: the endpoints (C and S, never our own A and B) by their own key. Filled by
+ * bp_bypass_sockops; the target of bp_bypass_msg's redirects; the kernel drops a socket from it
+ * when it closes. The daemon deletes leftovers (bp_bypass_end_del). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, __u64);
+} bypass_sockets SEC(".maps");
+
+/* bypass_listen: our loopback listeners per namespace (written by the daemon, read by
+ * bp_bypass_sockops at ACTIVE_ESTABLISHED). Not preallocated: rarely written, possibly large. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_LISTEN_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct bp_bypass_listen);
+	__type(value, __u32);
+} bypass_listen SEC(".maps");
+
+/* bypass_expect: the servers our B sockets are about to connect to, by S's own key, value the
+ * daemon's flow id (written by the daemon, read by bp_bypass_sockops at PASSIVE_ESTABLISHED). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT / 2);
+	__type(key, struct bp_bypass_key);
+	__type(value, __u32);
+} bypass_expect SEC(".maps");
+
+/* bypass_ends: one entry per endpoint in bypass_sockets: its mode and byte counts (written by the
+ * programs of that endpoint's socket; read by the daemon, by the peer's bp_bypass_msg and by
+ * bpftool). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, struct bp_bypass_end);
+} bypass_ends SEC(".maps");
+
+/* bypass_ctl: the daemon's permission and budget per sending endpoint (written by the daemon
+ * only, read by bp_bypass_msg). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, struct bp_bypass_ctl);
+} bypass_ctl SEC(".maps");
+
+/* bypass_cookies: socket cookie -> the endpoint's key, for the receive hook and the close
+ * callback, which start from a struct sock (written by bp_bypass_sockops). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, __u64);
+	__type(value, struct bp_bypass_key);
+} bypass_cookies SEC(".maps");
+
+/* bypass_counters: what the programs did, one slot per CPU (summed by readers). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_bypass_counters);
+} bypass_counters SEC(".maps");
+
+/* bypass_daemon: the daemon's own counters (written by the daemon once a second, for bpftool;
+ * never touched by the programs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_bypass_daemon_stats);
+} bypass_daemon SEC(".maps");
+
+/* bypass_instance: the process owning these pins (written once by the loader, read by the next
+ * loader's stale-pin cleanup when the tap program's "instance" map is not there). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bp_instance);
+} bypass_instance SEC(".maps");
+
+/* bypass_readsum: per endpoint socket (by cookie), every byte it read, from either queue (not
+ * peeks): the tracepoint variant of the receive hook derives ingress_read from it. Created at
+ * the first read, removed at close. Program-internal: not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, __u64);
+	__type(value, __u64);
+} bypass_readsum SEC(".maps");
+
+/* Set by the loader once the receive hook is attached. */
+volatile __u32 read_tracking;
+
+struct sock; /* opaque: only passed on to helpers */
+
+/* The fields of the kernel's struct tcp_sock the tracepoint variant reads, relocated by libbpf
+ * against the running kernel's BTF (CO-RE): no vmlinux.h needed. */
+struct tcp_sock___bp {
+	__u64 bytes_received; /* in-order bytes received over TCP since the connection began */
+	__u32 rcv_nxt;
+	__u32 copied_seq; /* first byte not yet read by the application */
+} __attribute__((preserve_access_index));
+
+static __always_inline void bp_byp_count(enum bp_bypass_counter idx, __u64 n)
+{
+	__u32 key = 0;
+	__u64 *slot;
+
+	if ((unsigned int)idx >= BP_BYP_CNT_MAX)
+		return;
+	slot = bpf_map_lookup_elem(&bypass_counters, &key);
+	if (slot)
+		slot[idx] += n;
+}
+
+/* ::ffff:a.b.c.d? */
+static __always_inline int bp_v4mapped(__u32 w0, __u32 w1, __u32 w2)
+{
+	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0x0000ffff);
+}
+
+/* One 32-bit word of a context field. Volatile so that clang never merges two adjacent words
+ * into one 64-bit load, which the verifier refuses on sock_ops and sk_msg contexts. */
+#define BP_CTX_U32(field) (*(volatile __u32 *)&(field))
+
+/* Fill the addresses of a key from a context's (sock_ops or sk_msg: same field names) family
+ * and addresses. An IPv4-mapped IPv6 socket (a dual-stack socket talking IPv4) is keyed as
+ * AF_INET with the IPv4 addresses: that is how the daemon sees it from its own end. 0, or -1
+ * for another family. */
+#define BP_KEY_ADDRS(key, ctx)                                                                     \
+	({                                                                                         \
+		int ret_ = 0;                                                                      \
+		__u32 fam_ = (ctx)->family;                                                        \
+		if (fam_ == BP_AF_INET) {                                                          \
+			(key)->family = BP_AF_INET;                                                \
+			(key)->local_ip[0] = BP_CTX_U32((ctx)->local_ip4);                         \
+			(key)->remote_ip[0] = BP_CTX_U32((ctx)->remote_ip4);                       \
+		} else if (fam_ == BP_AF_INET6) {                                                  \
+			__u32 l0_ = BP_CTX_U32((ctx)->local_ip6[0]);                               \
+			__u32 l1_ = BP_CTX_U32((ctx)->local_ip6[1]);                               \
+			__u32 l2_ = BP_CTX_U32((ctx)->local_ip6[2]);                               \
+			__u32 l3_ = BP_CTX_U32((ctx)->local_ip6[3]);                               \
+			__u32 r0_ = BP_CTX_U32((ctx)->remote_ip6[0]);                              \
+			__u32 r1_ = BP_CTX_U32((ctx)->remote_ip6[1]);                              \
+			__u32 r2_ = BP_CTX_U32((ctx)->remote_ip6[2]);                              \
+			__u32 r3_ = BP_CTX_U32((ctx)->remote_ip6[3]);                              \
+			if (bp_v4mapped(l0_, l1_, l2_) && bp_v4mapped(r0_, r1_, r2_)) {            \
+				(key)->family = BP_AF_INET;                                        \
+				(key)->local_ip[0] = l3_;                                          \
+				(key)->remote_ip[0] = r3_;                                         \
+			} else {                                                                   \
+				(key)->family = BP_AF_INET6;                                       \
+				(key)->local_ip[0] = l0_;                                          \
+				(key)->local_ip[1] = l1_;                                          \
+				(key)->local_ip[2] = l2_;                                          \
+				(key)->local_ip[3] = l3_;                                          \
+				(key)->remote_ip[0] = r0_;                                         \
+				(key)->remote_ip[1] = r1_;                                         \
+				(key)->remote_ip[2] = r2_;                                         \
+				(key)->remote_ip[3] = r3_;                                         \
+			}                                                                          \
+		} else {                                                                           \
+			ret_ = -1;                                                                 \
+		}                                                                                  \
+		ret_;                                                                              \
+	})
+
+/* The key of the socket behind a sock_ops or sk_msg context: local_port is in host order,
+ * remote_port in network order in the upper 16 bits of the field on little-endian machines
+ * (the kernel loads the 16-bit skc_dport and shifts it), so bpf_ntohl() gives the port. */
+#define BP_KEY_FILL(key, ctx)                                                                      \
+	({                                                                                         \
+		__builtin_memset((key), 0, sizeof(*(key)));                                        \
+		(key)->netns_cookie = bpf_get_netns_cookie(ctx);                                   \
+		(key)->local_port = (__u16)BP_CTX_U32((ctx)->local_port);                          \
+		(key)->remote_port = (__u16)bpf_ntohl(BP_CTX_U32((ctx)->remote_port));             \
+		BP_KEY_ADDRS(key, ctx);                                                            \
+	})
+
+/* ---- sock_ops: insertion of endpoints, removal at close ---- */
+
+static __always_inline void bp_end_insert(struct bpf_sock_ops *skops, struct bp_bypass_key *key,
+					  __u32 role)
+{
+	struct bp_bypass_end end = {};
+	__u64 cookie;
+
+	if (bpf_sock_hash_update(skops, &bypass_sockets, key, BPF_NOEXIST)) {
+		bp_byp_count(BP_BYP_CNT_INSERT_FAILED, 1);
+		return;
+	}
+	cookie = bpf_get_socket_cookie(skops);
+	end.socket_cookie = cookie;
+	end.role = role;
+	end.mode = BP_BYPASS_MODE_RELAY;
+	if (bpf_map_update_elem(&bypass_ends, key, &end, BPF_ANY)) {
+		bpf_map_delete_elem(&bypass_sockets, key);
+		bp_byp_count(BP_BYP_CNT_INSERT_FAILED, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&bypass_cookies, &cookie, key, BPF_ANY)) {
+		bpf_map_delete_elem(&bypass_ends, key);
+		bpf_map_delete_elem(&bypass_sockets, key);
+		bp_byp_count(BP_BYP_CNT_INSERT_FAILED, 1);
+		return;
+	}
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+	bp_byp_count(role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_INSERT_CLIENT
+						   : BP_BYP_CNT_INSERT_SERVER,
+		     1);
+}
+
+static __always_inline void bp_end_closed(struct bpf_sock_ops *skops)
+{
+	struct bp_bypass_key *key;
+	struct bp_bypass_end *end;
+	__u64 cookie = bpf_get_socket_cookie(skops);
+
+	bpf_map_delete_elem(&bypass_readsum, &cookie);
+	key = bpf_map_lookup_elem(&bypass_cookies, &cookie);
+	if (!key)
+		return;
+	end = bpf_map_lookup_elem(&bypass_ends, key);
+	/* Only our own entry: the daemon may have removed it, and a new socket reused the key. */
+	if (end && end->socket_cookie == cookie)
+		bpf_map_delete_elem(&bypass_ends, key);
+	bpf_map_delete_elem(&bypass_cookies, &cookie);
+	bp_byp_count(BP_BYP_CNT_ENDS_CLOSED, 1);
+}
+
+SEC("sockops")
+int bp_bypass_sockops(struct bpf_sock_ops *skops)
+{
+	struct bp_bypass_listen lkey;
+	struct bp_bypass_key key;
+	__u32 op = skops->op;
+
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (BP_KEY_FILL(&key, skops))
+			return 1;
+		__builtin_memset(&lkey, 0, sizeof(lkey));
+		lkey.netns_cookie = key.netns_cookie;
+		__builtin_memcpy(lkey.ip, key.remote_ip, sizeof(lkey.ip));
+		lkey.port = key.remote_port;
+		lkey.family = key.family;
+		if (bpf_map_lookup_elem(&bypass_listen, &lkey))
+			bp_end_insert(skops, &key, BP_BYPASS_ROLE_CLIENT);
+	} else if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		if (BP_KEY_FILL(&key, skops))
+			return 1;
+		if (bpf_map_lookup_elem(&bypass_expect, &key))
+			bp_end_insert(skops, &key, BP_BYPASS_ROLE_SERVER);
+	} else if (op == BPF_SOCK_OPS_STATE_CB) {
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			bp_end_closed(skops);
+	}
+	return 1;
+}
+
+/* ---- sk_msg: relay or redirect, per sendmsg ---- */
+
+static __always_inline int bp_sendable(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	__u32 state;
+
+	if (!sk)
+		return 0;
+	state = sk->state;
+	return state == BPF_TCP_ESTABLISHED || state == BPF_TCP_CLOSE_WAIT;
+}
+
+/* Back to relay: this message (and the next ones) go over TCP. */
+static __always_inline int bp_return(struct bp_bypass_end *end, __u32 reason, __u32 size)
+{
+	end->mode = BP_BYPASS_MODE_RELAY;
+	end->returns++;
+	end->last_return = reason;
+	__sync_fetch_and_add(&end->passed, size);
+	switch (reason) {
+	case BP_BYPASS_RET_BUDGET:
+		bp_byp_count(BP_BYP_CNT_RETURN_BUDGET, 1);
+		break;
+	case BP_BYPASS_RET_NO_PEER:
+		bp_byp_count(BP_BYP_CNT_RETURN_NO_PEER, 1);
+		break;
+	case BP_BYPASS_RET_NO_CTL:
+		bp_byp_count(BP_BYP_CNT_RETURN_NO_CTL, 1);
+		break;
+	default:
+		bp_byp_count(BP_BYP_CNT_RETURN_STATE, 1);
+		break;
+	}
+	bp_byp_count(BP_BYP_CNT_MSGS_RELAYED, 1);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int bp_bypass_msg(struct sk_msg_md *msg)
+{
+	struct bp_bypass_end *end, *peer;
+	struct bp_bypass_ctl *ctl;
+	struct bp_bypass_key key;
+	__u32 size = msg->size;
+	__u64 unread;
+	long ret;
+
+	if (BP_KEY_FILL(&key, msg))
+		return SK_PASS;
+	end = bpf_map_lookup_elem(&bypass_ends, &key);
+	if (!end)
+		return SK_PASS;
+	ctl = bpf_map_lookup_elem(&bypass_ctl, &key);
+
+	if (end->mode != BP_BYPASS_MODE_REDIRECT) {
+		if (!ctl || ctl->gen == end->used_gen || end->passed != ctl->allow ||
+		    !bp_sendable(msg)) {
+			__sync_fetch_and_add(&end->passed, size);
+			bp_byp_count(BP_BYP_CNT_MSGS_RELAYED, 1);
+			return SK_PASS;
+		}
+		end->used_gen = ctl->gen;
+		end->mode = BP_BYPASS_MODE_REDIRECT;
+		end->handovers++;
+		bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_HANDOVER_C2S
+								: BP_BYP_CNT_HANDOVER_S2C,
+			     1);
+		/* Without read tracking, everything redirected before this hand-over is known
+		 * to be read (see the top of the file): the budget counts from here. */
+		if (!read_tracking) {
+			peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
+			if (peer)
+				peer->ingress_read = end->redirected;
+		}
+	}
+
+	if (!ctl)
+		return bp_return(end, BP_BYPASS_RET_NO_CTL, size);
+	if (!bp_sendable(msg))
+		return bp_return(end, BP_BYPASS_RET_STATE, size);
+	peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
+	if (!peer)
+		return bp_return(end, BP_BYPASS_RET_NO_PEER, size);
+	unread = end->redirected - peer->ingress_read;
+	if (unread + size > ctl->budget)
+		return bp_return(end, BP_BYPASS_RET_BUDGET, size);
+	ret = bpf_msg_redirect_hash(msg, &bypass_sockets, &ctl->peer, BPF_F_INGRESS);
+	if (ret != SK_PASS)
+		return bp_return(end, BP_BYPASS_RET_NO_PEER, size); /* never SK_DROP: sticky */
+	__sync_fetch_and_add(&end->redirected, size);
+	bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_BYTES_C2S
+							: BP_BYP_CNT_BYTES_S2C,
+		     size);
+	bp_byp_count(BP_BYP_CNT_MSGS_REDIRECTED, 1);
+	return SK_PASS;
+}
+
+/* ---- Receive hook: redirected bytes read by an endpoint ---- */
+
+/* The endpoint entry of socket sk with its cookie, or NULL (not one of ours: one lookup). */
+static __always_inline struct bp_bypass_end *bp_end_of(struct sock *sk, __u64 *cookie)
+{
+	struct bp_bypass_key *key;
+	struct bp_bypass_end *end;
+
+	*cookie = bpf_get_socket_cookie(sk);
+	key = bpf_map_lookup_elem(&bypass_cookies, cookie);
+	if (!key)
+		return NULL;
+	end = bpf_map_lookup_elem(&bypass_ends, key);
+	if (!end || end->socket_cookie != *cookie)
+		return NULL;
+	return end;
+}
+
+/* fexit variants: copied is exactly what came out of the psock ingress queue. */
+static __always_inline void bp_read_psock(struct sock *sk, int flags, int copied)
+{
+	struct bp_bypass_end *end;
+	__u64 cookie;
+
+	if (copied <= 0 || (flags & BP_MSG_PEEK))
+		return;
+	end = bp_end_of(sk, &cookie);
+	if (!end)
+		return;
+	__sync_fetch_and_add(&end->ingress_read, (__u64)copied);
+	bp_byp_count(BP_BYP_CNT_INGRESS_READ, (__u64)copied);
+}
+
+SEC("fexit/__sk_msg_recvmsg")
+int BPF_PROG(bp_bypass_read, struct sock *sk, void *psock, void *msg, int len, int flags,
+	     int *copied_from_self, int ret)
+{
+	bp_read_psock(sk, flags, ret);
+	return 0;
+}
+
+SEC("fexit/sk_msg_recvmsg")
+int BPF_PROG(bp_bypass_read5, struct sock *sk, void *psock, void *msg, int len, int flags, int ret)
+{
+	bp_read_psock(sk, flags, ret);
+	return 0;
+}
+
+/* Tracepoint variant (sock:sock_recv_length, after every recvmsg of a socket): ret counts bytes
+ * from either queue. What the application consumed over TCP is bytes_received - (rcv_nxt -
+ * copied_seq); everything else it read came from the psock ingress queue, i.e. was redirected. */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(bp_bypass_read_tp, struct sock *sk, int ret, int flags)
+{
+	struct tcp_sock___bp *tp;
+	struct bp_bypass_end *end;
+	__u64 cookie, *sum, total, tcp_read, psock_read;
+
+	if (ret <= 0 || (flags & BP_MSG_PEEK))
+		return 0;
+	end = bp_end_of(sk, &cookie);
+	if (!end)
+		return 0;
+	tp = (struct tcp_sock___bp *)bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	sum = bpf_map_lookup_elem(&bypass_readsum, &cookie);
+	if (sum) {
+		total = __sync_fetch_and_add(sum, (__u64)ret) + (__u64)ret;
+	} else {
+		total = (__u64)ret;
+		bpf_map_update_elem(&bypass_readsum, &cookie, &total, BPF_NOEXIST);
+	}
+	tcp_read = tp->bytes_received - (__u32)(tp->rcv_nxt - tp->copied_seq);
+	if (total < tcp_read)
+		return 0;
+	psock_read = total - tcp_read;
+	if (psock_read > end->ingress_read) {
+		bp_byp_count(BP_BYP_CNT_INGRESS_READ, psock_read - end->ingress_read);
+		end->ingress_read = psock_read;
+	}
+	return 0;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bpasst_bypass.h - map layouts of the loopback bypass (--bpf-bypass), shared by bpf/bypass.bpf.c,
+ * loader/bypass.c and the daemon (user/io/bypass.c)
+ *
+ * Floor 0: fixed-width types only, a _Static_assert on every layout.
+ *
+ * What the bypass does (the whole protocol is in user/io/bypass.c's theory of operation): a TCP
+ * connection through one of our loopback forwards has four sockets: the client's (C), ours that
+ * accepted it (A), ours connected to the server (B), and the server's (S). The splice path moves
+ * C->S bytes from A to B and back. With the bypass, a sock_ops program (attached to the root of
+ * the cgroup v2 hierarchy) puts C and S themselves in a sockhash when they become established,
+ * but only those two: C because the socket it connected to is one of our registered loopback
+ * listeners (map bypass_listen), S because its exact 4-tuple was registered by the daemon just
+ * before B connected (map bypass_expect). An sk_msg program then redirects what C sends straight
+ * into S's receive queue and the other way round, once the daemon has allowed it for that
+ * direction (map bypass_ctl), which it does only when no earlier byte of that direction is still
+ * anywhere on the relay path. Redirected data skips A and B, the pipes and the daemon.
+ *
+ * Maps (defined in bpf/bypass.bpf.c, pinned in the instance's directory beside the tap maps):
+ *   bypass_sockets   sockhash, struct bp_bypass_key -> C or S (the endpoints, never our A or B);
+ *                    not pinned, so that a killed daemon's sockhash, and with it the sk_msg
+ *                    program on every endpoint, goes with its descriptors
+ *   bypass_listen    hash, struct bp_bypass_listen -> __u32 (1): our loopback listeners
+ *   bypass_expect    hash, struct bp_bypass_key (S's key) -> __u32 flow id: servers about to be
+ *                    connected to by our B
+ *   bypass_ends      hash, struct bp_bypass_key -> struct bp_bypass_end: one per endpoint in
+ *                    bypass_sockets; written by the programs only (the daemon reads, and deletes
+ *                    leftovers)
+ *   bypass_ctl       hash, struct bp_bypass_key (the sender's key) -> struct bp_bypass_ctl:
+ *                    written by the daemon only (the programs read)
+ *   bypass_cookies   hash, __u64 socket cookie -> struct bp_bypass_key: lets the receive hook
+ *                    find an endpoint from its struct sock
+ *   bypass_counters  per-CPU array, 1 slot: struct bp_bypass_counters (programs)
+ *   bypass_daemon    array, 1 slot: struct bp_bypass_daemon_stats (the daemon's side, written
+ *                    once a second)
+ *   bypass_instance  array, 1 slot: struct bp_instance (bpasst_maps.h), the owner of the pins,
+ *                    for the stale-pin cleanup when the tap program's "instance" is not there
+ */
+#ifndef BPASST_BYPASS_H
+#define BPASST_BYPASS_H
+
+#include <linux/types.h>
+
+/* An endpoint socket as it sees itself: its network namespace (bpf_get_netns_cookie(), the same
+ * value as getsockopt(SO_NETNS_COOKIE) on any socket of that namespace) and its 4-tuple. IPv4:
+ * the address in [0] in network byte order, [1..3] zero; IPv6: the 16 bytes in network order.
+ * Ports in host byte order. family: AF_INET (2) or AF_INET6 (10). All padding zero: the whole
+ * struct is the hash key. A socket whose local and remote addresses are both IPv4-mapped
+ * (::ffff:a.b.c.d: a dual-stack AF_INET6 socket talking IPv4) is keyed as AF_INET with the
+ * IPv4 addresses, the same key its peer's AF_INET socket would give; so the daemon can always
+ * key an endpoint from what its own socket (A or B) sees. */
+struct bp_bypass_key {
+	__u64 netns_cookie;
+	__u32 local_ip[4];
+	__u32 remote_ip[4];
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct bp_bypass_key) == 48, "bp_bypass_key layout");
+
+/* One of our loopback listeners (127.0.0.1 or ::1, a forwarded port) in a namespace: a socket
+ * of that namespace that becomes established towards it is a client endpoint (C). */
+struct bp_bypass_listen {
+	__u64 netns_cookie;
+	__u32 ip[4]; /* as in struct bp_bypass_key */
+	__u16 port; /* host byte order */
+	__u8 family;
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct bp_bypass_listen) == 32, "bp_bypass_listen layout");
+
+enum bp_bypass_role {
+	BP_BYPASS_ROLE_CLIENT = 1, /* C: connected to our listener; sends the c2s direction */
+	BP_BYPASS_ROLE_SERVER = 2, /* S: accepted our B's connection; sends the s2c direction */
+};
+
+enum bp_bypass_mode {
+	BP_BYPASS_MODE_RELAY = 0, /* what this endpoint sends goes over TCP to A or B (the relay) */
+	BP_BYPASS_MODE_REDIRECT = 1, /* ... goes straight into the peer endpoint's receive queue */
+};
+
+/* Why a direction went back from redirect to relay (bp_bypass_end.last_return). */
+enum bp_bypass_return {
+	BP_BYPASS_RET_NONE = 0,
+	BP_BYPASS_RET_BUDGET, /* the peer left too much redirected data unread */
+	BP_BYPASS_RET_NO_PEER, /* the peer endpoint is not in bypass_sockets (closed) */
+	BP_BYPASS_RET_NO_CTL, /* the daemon removed the control entry (connection ending) */
+	BP_BYPASS_RET_STATE, /* the sender is not ESTABLISHED or CLOSE_WAIT */
+};
+
+/* An endpoint, written by the programs only. The counters are cumulative since the socket
+ * became established. */
+struct bp_bypass_end {
+	__u64 socket_cookie;
+	__u64 passed; /* bytes this endpoint sent that went over TCP (mode relay) */
+	__u64 redirected; /* bytes this endpoint sent that went to the peer's receive queue */
+	__u64 ingress_read; /* redirected bytes this endpoint has read (receive hook; without it,
+			     * the peer's redirected count at its last hand-over) */
+	__u32 role; /* enum bp_bypass_role */
+	__u32 mode; /* enum bp_bypass_mode */
+	__u32 used_gen; /* bp_bypass_ctl.gen of the last permission used */
+	__u32 handovers; /* relay -> redirect switches */
+	__u32 returns; /* redirect -> relay switches */
+	__u32 last_return; /* enum bp_bypass_return */
+};
+_Static_assert(sizeof(struct bp_bypass_end) == 56, "bp_bypass_end layout");
+
+/* What the daemon allows a sender, written by the daemon only. The program switches the
+ * sender's direction to redirect at its next sendmsg when gen != end.used_gen and
+ * end.passed == allow (so a permission is used once, and never after the sender sent more than
+ * the daemon had relayed and seen consumed when it wrote it). In redirect mode it stays while
+ * end.redirected - peer's ingress_read + the message <= budget. */
+struct bp_bypass_ctl {
+	struct bp_bypass_key peer; /* the other endpoint: where redirected data goes */
+	__u64 allow; /* bytes relayed by the daemon in this direction when it gave permission */
+	__u64 budget; /* bytes redirected and still unread at the peer, at most */
+	__u32 gen; /* bumped by the daemon at every permission; 0 = none given */
+	__u32 flow_id; /* the daemon's connection (for bpftool readers) */
+};
+_Static_assert(sizeof(struct bp_bypass_ctl) == 72, "bp_bypass_ctl layout");
+
+#define BP_BYPASS_BUDGET_DEFAULT (8u << 20) /* bytes unread at a receiver, per direction */
+
+/* Program counters (per-CPU array bypass_counters, summed by readers). c2s: client to server. */
+enum bp_bypass_counter {
+	BP_BYP_CNT_INSERT_CLIENT = 0, /* C put in bypass_sockets */
+	BP_BYP_CNT_INSERT_SERVER, /* S put in bypass_sockets */
+	BP_BYP_CNT_INSERT_FAILED, /* sock_hash_update or bypass_ends update failed */
+	BP_BYP_CNT_HANDOVER_C2S, /* relay -> redirect switches */
+	BP_BYP_CNT_HANDOVER_S2C,
+	BP_BYP_CNT_BYTES_C2S, /* bytes redirected */
+	BP_BYP_CNT_BYTES_S2C,
+	BP_BYP_CNT_MSGS_REDIRECTED,
+	BP_BYP_CNT_MSGS_RELAYED, /* sendmsg verdicts of endpoints that went over TCP */
+	BP_BYP_CNT_RETURN_BUDGET, /* redirect -> relay, by reason */
+	BP_BYP_CNT_RETURN_NO_PEER,
+	BP_BYP_CNT_RETURN_NO_CTL,
+	BP_BYP_CNT_RETURN_STATE,
+	BP_BYP_CNT_ENDS_CLOSED, /* endpoint entries removed when their socket closed */
+	BP_BYP_CNT_INGRESS_READ, /* bytes read from redirected data (receive hook) */
+	BP_BYP_CNT_MAX,
+};
+
+struct bp_bypass_counters {
+	__u64 insert_client;
+	__u64 insert_server;
+	__u64 insert_failed;
+	__u64 handover_c2s;
+	__u64 handover_s2c;
+	__u64 bytes_c2s;
+	__u64 bytes_s2c;
+	__u64 msgs_redirected;
+	__u64 msgs_relayed;
+	__u64 return_budget;
+	__u64 return_no_peer;
+	__u64 return_no_ctl;
+	__u64 return_state;
+	__u64 ends_closed;
+	__u64 ingress_read;
+};
+_Static_assert(sizeof(struct bp_bypass_counters) == BP_BYP_CNT_MAX * sizeof(__u64),
+	       "one __u64 per bypass counter index");
+
+/* The daemon's side (array bypass_daemon, 1 slot, rewritten at most once a second). */
+struct bp_bypass_daemon_stats {
+	__u64 conns_registered; /* spliced connections offered to the bypass */
+	__u64 conns_both_ends; /* ... whose two endpoints were found in bypass_ends */
+	__u64 conns_no_ends; /* ... whose endpoints were not (e.g. a process outside the cgroup) */
+	__u64 attempts; /* hand-over attempts (one per direction per try) */
+	__u64 granted; /* permissions written */
+	__u64 postponed_pending; /* our pipe still held bytes of the direction */
+	__u64 postponed_count; /* the sender had sent more than we relayed */
+	__u64 postponed_outq; /* our socket towards the receiver had unacknowledged bytes */
+	__u64 postponed_rqueue; /* the receiver had unread bytes (sock_diag) */
+	__u64 postponed_diag; /* sock_diag failed or did not find the receiver */
+	__u64 gave_up; /* directions left on the relay after too many attempts */
+	__u64 bypassed_now; /* connections with at least one direction redirecting (gauge) */
+};
+_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 96, "bp_bypass_daemon_stats layout");
+
+#endif /* BPASST_BYPASS_H */
