@@ -215,7 +215,8 @@ _Static_assert(sizeof(struct bp_tap_counters) == BP_TAP_CNT_MAX * sizeof(__u64),
 /* ---- Flow table mirror (map flow_mirror) ---- */
 
 /* Written by the daemon only (the programs do not read it): a view for bpftool and for later
- * programs. Key (__u32): a TCP flow's slot, or 4096 + a UDP flow's slot (docs/bpf.md). */
+ * programs. Key (__u32): a TCP flow's slot, 4096 + a UDP flow's slot, 5120 + a spliced (loopback)
+ * TCP connection's slot, 7168 + an ICMP echo flow's slot (user/io/mirror.h, docs/bpf.md). */
 enum bp_flow_state {
 	BP_FLOW_STATE_NONE = 0,
 	BP_FLOW_STATE_NEW, /* opening: TCP handshake in progress, UDP/ICMP first packet */
@@ -234,9 +235,15 @@ struct bp_flow_side {
 };
 _Static_assert(sizeof(struct bp_flow_side) == 36, "bp_flow_side layout");
 
+/* bp_flow_mirror.flags */
+#define BP_FLOW_F_SPLICED (1u << 0) /* pasta's loopback path: no tap side, two sockets of ours */
+#define BP_FLOW_F_BYPASS_C2S (1u << 1) /* loopback bypass: the client's data skips the relay */
+#define BP_FLOW_F_BYPASS_S2C (1u << 2) /* ... and the server's */
+
 struct bp_flow_mirror {
 	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
-	__u8 pad[3];
+	__u8 flags; /* BP_FLOW_F_* */
+	__u8 pad[2];
 	enum bp_flow_state state;
 	struct bp_flow_side tap; /* as the guest sees it: src = the guest */
 	struct bp_flow_side host; /* our socket: src = our local end, dst = the peer */

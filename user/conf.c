@@ -239,7 +239,7 @@ static const struct conf_opt conf_opts[] = {
 	  "auto: use it if it loads; on: fail without it; off: never" },
 	{ O_BPF_NAME, "bpf-name", 0, "NAME", SCOPE_BOTH, true,
 	  "Name of our pinned BPF objects (default: our PID)" },
-	{ O_BPF_BYPASS, "bpf-bypass", 0, NULL, SCOPE_BOTH, false,
+	{ O_BPF_BYPASS, "bpf-bypass", 0, NULL, SCOPE_BOTH, true,
 	  "Let the BPF programs pass established flows directly" },
 };
 /* clang-format on */
@@ -719,9 +719,6 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 
 		if (config_parse_fwd_spec(arg, c->mode, set, sub, sizeof(sub)))
 			return conf_fail(err, len, "invalid spec '%s': %s", arg, sub);
-		/* Following bound ports (pasta's "auto") needs the port scanner, not built yet. */
-		if (set->mode == FWD_AUTO)
-			return conf_fail(err, len, "'auto' is not implemented yet");
 		*noop = set->mode == FWD_NONE;
 		return 0;
 	}
@@ -794,6 +791,18 @@ static void conf_check(struct config *c, const struct conf_state *st)
 	config_fwd_finish(&c->udp_in);
 	config_fwd_finish(&c->tcp_out);
 	config_fwd_finish(&c->udp_out);
+
+	/* pasta: a -t/-u target that is a -T/-U port (or the other way) loops back into our own
+	 * listener. ("auto" sets are checked at run time: fwd_auto.c never follows a port that
+	 * the other direction listens on.) */
+	if (c->mode == MODE_PASTA) {
+		char sub[CONF_ERR_MAX];
+
+		if (config_fwd_check_loops(&c->tcp_in, &c->tcp_out, "-t", "-T", sub, sizeof(sub)))
+			conf_die(c, "%s", sub);
+		if (config_fwd_check_loops(&c->udp_in, &c->udp_out, "-u", "-U", sub, sizeof(sub)))
+			conf_die(c, "%s", sub);
+	}
 }
 
 /* pasta's arguments after the options: PID, or COMMAND [ARG]... */

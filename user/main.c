@@ -21,6 +21,8 @@
  *        the same 'ready' pipe; logs then go to syslog, or to the -l file).
  *   4. pasta: the BPF fast path is loaded (io/fastpath.c) while we still have privileges; with
  *      --bpf on and no fast path we exit. It is stopped (detached, unpinned) in main_cleanup().
+ *      Then, with --bpf-bypass, the loopback bypass (io/bypass.c: programs, listeners, the
+ *      splice hooks); stopped first thing in main_cleanup(), before the splice table goes.
  *   5. The --pid file is written, then privileges are dropped (passt started as root switches to
  *      --runas or "nobody": setgroups, setgid, setuid; pasta started as root keeps them unless
  *      --runas is given), and the waiting parent is told we are ready.
@@ -40,7 +42,9 @@
  *   TCP_LISTEN        tcp_listen_event() -> a connection on a -t port: SYN to the guest (pasta:
  *                                          from a loopback peer, to tcp_splice instead)
  *   TCP_SPLICE        tcp_splice_event() (pasta) -> loopback connections, -T listeners
- *   TIMER (1 s)       ping_expire(), udp_timer(), unsolicited router advertisements
+ *   BYPASS            bypass_timer_event() (pasta --bpf-bypass): postponed hand-overs
+ *   TIMER (1 s)       ping_expire(), udp_timer(), unsolicited router advertisements,
+ *                     fwd_auto_tick() (pasta's -t/-u/-T/-U auto), bypass_tick(), mirror_tick()
  *   SIGNAL            SIGTERM/SIGINT: clean exit; SIGCHLD: has the command exited?
  *   CHILD             the command exited: exit with its status
  *   NETNS_WATCH       the joined namespace is gone: exit
@@ -78,11 +82,13 @@
 #include "core/epoll_ref.h"
 #include "core/guest.h"
 #include "core/log.h"
+#include "flow/fwd_auto.h"
 #include "flow/ping.h"
 #include "flow/udp.h"
 #include "flow/udp_splice.h"
 #include "flow/tcp.h"
 #include "flow/tcp_splice.h"
+#include "io/bypass.h"
 #include "io/dispatch.h"
 #include "io/fastpath.h"
 #include "io/mirror.h"
@@ -115,6 +121,7 @@ static struct main_state {
 	bool dns_from_cmdline; /* -D gave resolvers: the first is --dns-forward's target */
 	struct tcp_ctx *tcp;
 	struct tcp_splice *tcp_splice; /* pasta: the loopback path */
+	struct fwd_auto *fwd_auto; /* pasta: -t/-u/-T/-U auto, or NULL */
 	int epollfd, timerfd, sigfd;
 	int ready_fd; /* write end of the pipe the waiting parent reads, or -1 */
 	bool pid_file_written;
@@ -142,6 +149,9 @@ static time_t main_now(void)
 
 static void main_cleanup(void)
 {
+	fwd_auto_free(m.fwd_auto); /* before the listener tables it fills */
+	m.fwd_auto = NULL;
+	bypass_stop(); /* before tcp_splice_free(): it removes the connections' map entries */
 	fastpath_stop(); /* before ns_cleanup(): it detaches from the tap */
 	if (m.stream_ready)
 		stream_cleanup(&m.stream);
@@ -520,6 +530,39 @@ static void main_setup_tcp(struct config *c)
 	}
 }
 
+/* pasta's "auto" is closing a UDP listener: the flows that answer through it go first. */
+static void main_udp_listener_closing(void *arg, enum fwd_auto_dir_id dir, uint32_t index, int fd)
+{
+	(void)arg;
+	if (dir == FWD_AUTO_UDP_IN)
+		udp_listener_gone(&m.udp, index);
+	udp_splice_listener_gone(m.udp_splice, fd);
+}
+
+/* pasta: -t/-u/-T/-U auto (flow/fwd_auto.c). The namespace's /proc files are opened from inside
+ * it now, while we surely may enter it; what is bound already is forwarded at once. */
+static void main_setup_autofwd(struct config *c)
+{
+	struct fwd_auto_params p = {
+		.c = c,
+		.epollfd = m.epollfd,
+		.netns_fd = m.ns.netns_fd,
+		.userns_fd = m.ns.userns_fd,
+		.udp_closing = main_udp_listener_closing,
+	};
+	int err;
+
+	if (!fwd_auto_wanted(c))
+		return;
+	p.table[FWD_AUTO_TCP_IN] = c->no_tcp ? NULL : tcp_listeners(m.tcp);
+	p.table[FWD_AUTO_UDP_IN] = c->no_udp ? NULL : &m.udp.listeners;
+	p.table[FWD_AUTO_TCP_OUT] = m.tcp_splice ? tcp_splice_ns_listeners(m.tcp_splice) : NULL;
+	p.table[FWD_AUTO_UDP_OUT] = m.udp_splice ? udp_splice_ns_listeners(m.udp_splice) : NULL;
+	m.fwd_auto = fwd_auto_new(&p, &err);
+	if (!m.fwd_auto)
+		main_exit(1);
+}
+
 /* Signals as events: SIGTERM/SIGINT (exit) and SIGCHLD (command state). Called after the command's
  * process was forked, so that it does not inherit the blocked mask. */
 static void main_setup_signals(void)
@@ -684,7 +727,9 @@ static void main_on_timer(const struct config *c)
 		udp_splice_timer(m.udp_splice, ts.tv_sec);
 	}
 	main_ra_tick(c, now);
-	mirror_tick(m.tcp, &m.udp);
+	fwd_auto_tick(m.fwd_auto); /* rescan the bound ports (pasta's "auto") */
+	bypass_tick();
+	mirror_tick(m.tcp, &m.udp, m.tcp_splice, m.ping);
 }
 
 static void main_on_stream_status(const struct config *c, enum stream_status st)
@@ -758,6 +803,9 @@ static void __attribute__((noreturn)) main_loop(struct config *c)
 				break;
 			case EPOLL_KIND_TCP_SPLICE:
 				tcp_splice_event(m.tcp_splice, ref.index, ev[i].events);
+				break;
+			case EPOLL_KIND_BYPASS:
+				bypass_timer_event();
 				break;
 			case EPOLL_KIND_PING:
 				ping_sock_ready(m.ping, c, &m.guest, ref.index, &m.out);
@@ -844,6 +892,7 @@ int main(int argc, char **argv)
 		main_setup_core(c);
 		main_setup_pasta(c);
 		main_setup_tcp(c);
+		main_setup_autofwd(c);
 	} else {
 		main_setup_core(c);
 		main_setup_passt(c);
@@ -864,6 +913,9 @@ int main(int argc, char **argv)
 			main_exit(1);
 		if (fastpath_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, &m.guest, run_uid,
 				   run_gid) < 0)
+			main_exit(1);
+		if (bypass_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, m.tcp_splice, m.epollfd,
+				 run_uid, run_gid) < 0)
 			main_exit(1);
 	}
 

@@ -16,8 +16,7 @@ Checked:
   - -t forwards: 10 MiB each way between the host's loopback (127.0.0.1, ::1) or the host's
     address seen from the remote (192.0.2.2, 2001:db8::2) and a server in the namespace; a
     translated port and a translated range;
-  - iperf3 for 10 s each way (IPv4 and IPv6): every 1-s interval above zero, and 8 parallel
-    streams; the namespace -> remote rate is printed next to a plain veth's in the same run;
+  - iperf3: see test_iperf.py;
   - connection refused (fast RST, not a timeout), resets both ways, half-close both ways;
   - 1000 concurrent connections opened, used and closed cleanly;
   - malformed TCP from the namespace (bad checksum, bad data offset, odd flags, segments for no
@@ -28,77 +27,22 @@ Checked:
   - --dns-forward over TCP (dig +tcp, the answer from the forward address, port 53) against a
     DNS server in the remote namespace (the host's resolver from resolv.conf), and against one
     on the host's loopback (127.0.0.53, as systemd-resolved);
-  - address mapping, for TCP and (through the UDP path) UDP, IPv4 and IPv6, with ID_SERVER
-    answering its name and the peer address it saw: the gateway reaches the host's loopback by
-    default, --map-host-loopback ADDR instead (the gateway is then the remote), not with
-    --no-map-gw, again with --map-gw; --map-guest-addr 169.254.1.2 (Podman) reaches the host's
-    own address, and -t/-u connections from that address then appear to come from it (else
-    from the gateway); in passt mode, connections from the host's loopback appear to come from
-    the gateway or from --map-host-loopback; -o ADDR is the source the remote sees (not
-    towards the host's loopback); --outbound-if4/6 NAME makes sockets leave through NAME (a
-    second link with a less preferred default route), and only for its own family; a namespace
-    that uses another address than assigned works outbound, and inbound flows go to that
-    address;
-  - address- and interface-bound forwards (127.0.0.1/, ::1/, ADDR/, translated, %veth0/,
-    ADDR%veth0/, %lo/): forwarded from where they are bound, refused from elsewhere;
+  - address mapping (both protocols) and address-/interface-bound forwards: see
+    test_addressing.py (shared helpers: tcp_helpers.py);
   - flow table full: 4096 connections (the table's size) open, the next ones are refused at
     once, the established ones still work, one closed makes room, one error line in the log.
 """
 
 import hashlib
-import json
 import os
 import re
-import subprocess
-import time
 
 import pytest
 
-from helpers import wait_for, HOST_V4, HOST_V6, SERVER_V4, SERVER_V6
-
-SIZE = 10 << 20
-FAMILIES = {"v4": (SERVER_V4, "TCP4", HOST_V4, "127.0.0.1"),
-            "v6": (SERVER_V6, "TCP6", HOST_V6, "::1")}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tun_world_accessible():
-    st = os.stat("/dev/net/tun")
-    if st.st_mode & 0o666 != 0o666:
-        os.chmod("/dev/net/tun", 0o666)
-
-
-def bracket(addr):
-    return f"[{addr}]" if ":" in addr else addr
-
-
-def make_file(free_tmp_path, name="src.bin", size=SIZE):
-    path = free_tmp_path(name)
-    data = os.urandom(size)
-    with open(path, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o644)
-    return path, hashlib.sha256(data).hexdigest()
-
-
-def wait_listening(topo, ns, port):
-    def listening():
-        r = topo.run(ns, ["ss", "-Hltn", f"sport = :{port}"], check=False)
-        return r.returncode == 0 and r.stdout.strip() != ""
-    wait_for(listening, 10, what=f"a listener on port {port} in {ns}")
-
-
-def pasta(topo, bins, script, args=(), user=None, timeout=60):
-    """Run pasta --config-net ARGS sh -c SCRIPT; returns the CompletedProcess (checked)."""
-    r = topo.run(topo.host, [bins.pasta, "--config-net", *args, "--", "sh", "-c", script],
-                 user=user, check=False, timeout=timeout)
-    assert r.returncode == 0, f"pasta exited {r.returncode}\nstdout:\n{r.stdout[-2000:]}\n" \
-                              f"stderr:\n{r.stderr[-4000:]}"
-    return r
-
-
-def first_word(text):
-    return text.split()[0] if text.split() else ""
+from helpers import HOST_V4, SERVER_V4
+from tcp_helpers import (FAMILIES, SIZE, bracket, first_word, make_file, pasta,
+                         spawn_pasta_server, start_passt_guest, wait_listening, write_script)
+from tcp_helpers import tun_world_accessible  # noqa: F401 (an autouse fixture)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -131,19 +75,6 @@ def test_download_from_remote(topo, bins, daemon_user, free_tmp_path, fam):
 
 # ---------------------------------------------------------------------------------------------
 # -t forwards: host -> namespace
-
-
-def spawn_pasta_server(topo, bins, free_tmp_path, server_cmd, port, args, user=None):
-    """pasta with ARGS running SERVER_CMD in the namespace; returns once it listens on PORT."""
-    ready = free_tmp_path("ready")
-    script = (f"{server_cmd} & i=0; while ! grep -qi ':{port:04X} ' /proc/net/tcp "
-              f"/proc/net/tcp6 2>/dev/null; do sleep 0.05; i=$((i+1)); "
-              f"[ $i -gt 200 ] && exit 1; done; touch {ready}; wait")
-    p = topo.spawn(topo.host, [bins.pasta, "--config-net", *args, "--", "sh", "-c", script],
-                   user=user)
-    wait_for(lambda: os.path.exists(ready) or not p.alive(), 15, what="server in namespace")
-    assert p.alive(), f"pasta exited early:\n{p.output()[-3000:]}"
-    return p
 
 
 FWD_TARGETS = [("host-lo", "v4"), ("host-lo", "v6"), ("host-addr", "v4"), ("host-addr", "v6")]
@@ -196,67 +127,6 @@ def test_forward_translated(topo, bins, free_tmp_path, spec, host_port, ns_port)
                              f"socat -t 30 TCP:127.0.0.1:{host_port} STDIO < {src}"],
                  timeout=60, check=False)
     assert first_word(r.stdout) == want, f"{r.stdout!r} {r.stderr[-2000:]}"
-
-
-# ---------------------------------------------------------------------------------------------
-# iperf3
-
-
-def iperf_intervals(out):
-    d = json.loads(out)
-    assert "error" not in d, d.get("error")
-    iv = [i["sum"]["bits_per_second"] for i in d["intervals"]]
-    end = d["end"]
-    total = end.get("sum_received", end.get("sum", {})).get("bits_per_second", 0)
-    retr = end.get("sum_sent", {}).get("retransmits")
-    return iv, total, retr
-
-
-def run_iperf(topo, bins, fam, seconds, extra=(), through_pasta=True):
-    server, _, _, _ = FAMILIES[fam]
-    topo.spawn(topo.remote, ["iperf3", "-s", "-1", "-B", server, "-p", "5201"])
-    wait_listening(topo, topo.remote, 5201)
-    cmd = f"iperf3 -c {server} -p 5201 -t {seconds} -J {' '.join(extra)}"
-    if through_pasta:
-        r = pasta(topo, bins, cmd, timeout=seconds + 40)
-    else:
-        r = topo.run(topo.host, ["sh", "-c", cmd], timeout=seconds + 40)
-    wait_for(lambda: topo.run(topo.remote, ["ss", "-Hltn", "sport = :5201"],
-                              check=False).stdout.strip() == "", 10, what="iperf3 server exit")
-    return iperf_intervals(r.stdout)
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("fam", ["v4", "v6"])
-@pytest.mark.parametrize("direction", ["ns-to-remote", "remote-to-ns"])
-def test_iperf3_no_stall(topo, bins, fam, direction):
-    extra = ["-R"] if direction == "remote-to-ns" else []
-    iv, total, retr = run_iperf(topo, bins, fam, 10, extra)
-    assert len(iv) >= 9, iv
-    assert min(iv) > 0, f"a 1-s interval without data (stall): {[round(x / 1e9, 2) for x in iv]}"
-    print(f"iperf3 {fam} {direction} through pasta: {total / 1e9:.2f} Gbit/s, "
-          f"min interval {min(iv) / 1e9:.2f} Gbit/s, retransmits {retr}")
-
-
-@pytest.mark.timeout(120)
-def test_iperf3_vs_veth(topo, bins):
-    iv, total, _ = run_iperf(topo, bins, "v4", 5)
-    assert min(iv) > 0, iv
-    _, veth, _ = run_iperf(topo, bins, "v4", 5, through_pasta=False)
-    print(f"iperf3 namespace->remote IPv4: pasta {total / 1e9:.2f} Gbit/s, "
-          f"veth {veth / 1e9:.2f} Gbit/s, ratio {total / veth:.2f}")
-    # A loose guard against the pathological stalls of the issue (0.005-0.4 Gbit/s), not a
-    # benchmark: scripts/bench measures the real ratio.
-    assert total > 0.1 * veth, f"pasta {total / 1e9:.2f} Gbit/s vs veth {veth / 1e9:.2f} Gbit/s"
-
-
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("direction", ["ns-to-remote", "remote-to-ns"])
-def test_iperf3_parallel(topo, bins, direction):
-    extra = ["-P", "8"] + (["-R"] if direction == "remote-to-ns" else [])
-    iv, total, _ = run_iperf(topo, bins, "v4", 5, extra)
-    assert min(iv) > 0, iv
-    print(f"iperf3 -P 8 {direction}: {total / 1e9:.2f} Gbit/s")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,72 +390,6 @@ def test_malformed_segments(topo, bins, free_tmp_path):
 # ---------------------------------------------------------------------------------------------
 # passt mode, with a stand-in for qemu
 
-QEMU_BRIDGE = r"""
-import fcntl, os, select, socket, struct, sys
-TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454ca, 0x0002, 0x1000
-path, ifname = sys.argv[1], sys.argv[2]
-tap = os.open("/dev/net/tun", os.O_RDWR)
-fcntl.ioctl(tap, TUNSETIFF, struct.pack("16sH", ifname.encode(), IFF_TAP | IFF_NO_PI))
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(path)
-print("BRIDGED", flush=True)
-buf = b""
-while True:
-    r, _, _ = select.select([tap, s], [], [])
-    if tap in r:
-        f = os.read(tap, 65536 + 64)
-        s.sendall(struct.pack("!I", len(f)) + f)
-    if s in r:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        buf += d
-        while len(buf) >= 4:
-            n = struct.unpack("!I", buf[:4])[0]
-            if len(buf) < 4 + n:
-                break
-            try:
-                os.write(tap, buf[4:4 + n])
-            except OSError:
-                pass  # the tap is not up yet: dropped, as a NIC would
-            buf = buf[4 + n:]
-"""
-
-
-class PasstGuest:
-    def __init__(self, topo, ns):
-        self.topo, self.ns = topo, ns
-
-    def run(self, argv, timeout=60):
-        return self.topo.run(self.ns, argv, timeout=timeout, check=False)
-
-
-def start_passt_guest(topo, bins, free_tmp_path, args=()):
-    sock = free_tmp_path("passt.sock")
-    bridge = free_tmp_path("bridge.py")
-    with open(bridge, "w") as f:
-        f.write(QEMU_BRIDGE)
-    ns = f"bpg-{os.getpid()}-{os.path.basename(os.path.dirname(sock))[-6:]}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    topo.add_cleanup(lambda: subprocess.run(["ip", "netns", "del", ns], check=False))
-    p = topo.spawn(topo.host, [bins.passt, "-f", "-s", sock, *args])
-    wait_for(lambda: os.path.exists(sock) or not p.alive(), 10, what="passt's socket")
-    assert p.alive(), p.output()
-    br = topo.spawn(ns, ["/usr/bin/python3", bridge, sock, "eth0"])
-    br.wait_for_output("BRIDGED", timeout=10)
-    for argv in (["ip", "link", "set", "lo", "up"],
-                 ["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"],
-                 ["sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"],
-                 ["ip", "link", "set", "eth0", "mtu", "65520", "up"],
-                 ["ip", "addr", "add", f"{HOST_V4}/24", "dev", "eth0"],
-                 ["ip", "route", "add", "default", "via", "192.0.2.1"],
-                 ["ip", "addr", "add", f"{HOST_V6}/64", "dev", "eth0", "nodad"]):
-        topo.run(ns, argv)
-    # IPv6 default route from passt's router advertisement
-    wait_for(lambda: topo.run(ns, ["ip", "-6", "route", "show", "default"]).stdout.strip(), 15,
-             what="a default IPv6 route from passt's RA")
-    return PasstGuest(topo, ns)
-
 
 @pytest.mark.parametrize("fam", ["v4", "v6"])
 def test_passt_upload_download(topo, bins, free_tmp_path, fam):
@@ -615,144 +419,6 @@ def test_passt_forward(topo, bins, free_tmp_path):
                                  f"socat -t 30 TCP:{bracket(addr)}:8080 STDIO < {src}"],
                      timeout=60, check=False)
         assert first_word(r.stdout) == want, f"{addr}: {r.stdout!r} {r.stderr[-1000:]}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers for the addressing cases below: a server that answers with its name and the peer
-# address it saw, and a client that prints what it got (TCP and UDP alike).
-
-ID_SERVER = r"""
-import socket, sys
-ident, proto, addr, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-if fam == socket.AF_INET6:
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if addr == "::" else 1)
-s.bind((addr, port))
-if proto == "tcp":
-    s.listen(64)
-print("READY", flush=True)
-
-def shown(peer):
-    return peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
-
-while True:
-    if proto == "tcp":
-        c, peer = s.accept()
-        c.sendall(f"{ident} {shown(peer)}\n".encode())
-        c.close()
-    else:
-        d, peer = s.recvfrom(2048)
-        s.sendto(f"{ident} {shown(peer)}".encode(), peer)
-"""
-
-WHO_CLIENT = r"""
-import socket, sys
-proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-src = sys.argv[4] if len(sys.argv) > 4 else None
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-try:
-    if proto == "tcp":
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(5)
-        if src:
-            s.bind((src, 0))
-        s.connect((addr, port))
-        data = b""
-        while True:
-            d = s.recv(200)
-            if not d:
-                break
-            data += d
-        print("GOT", data.decode().strip(), flush=True)
-    else:
-        s = socket.socket(fam, socket.SOCK_DGRAM)
-        s.settimeout(1.5)
-        if src:
-            s.bind((src, 0))
-        s.connect((addr, port))
-        for attempt in range(3):
-            s.send(b"who?")
-            try:
-                print("GOT", s.recv(200).decode().strip(), flush=True)
-                break
-            except socket.timeout:
-                continue
-        else:
-            print("TIMEOUT", flush=True)
-except ConnectionRefusedError:
-    print("REFUSED", flush=True)
-except ConnectionResetError:
-    print("RESET", flush=True)
-except socket.timeout:
-    print("TIMEOUT", flush=True)
-except OSError as e:
-    print("ERROR", e.errno, flush=True)
-"""
-
-# Per family: the server, the host's address, its loopback, the gateway (= the remote's veth
-# address), a --map-host-loopback address, a --map-guest-addr address, a second host address
-# for --outbound, another address for the namespace to use.
-ADDRS = {
-    "v4": dict(server=SERVER_V4, host=HOST_V4, lo="127.0.0.1", gw="192.0.2.1",
-               map_lo="198.51.100.7", map_guest="169.254.1.2", extra="192.0.2.9",
-               other="192.0.2.77", if_host="198.51.100.66", if_remote="198.51.100.65",
-               if_len=26, any="0.0.0.0"),
-    "v6": dict(server=SERVER_V6, host=HOST_V6, lo="::1", gw="2001:db8::1",
-               map_lo="2001:db8:7::7", map_guest="2001:db8:ff::2", extra="2001:db8::9",
-               other="2001:db8::77", if_host="2001:db8:6::2", if_remote="2001:db8:6::1",
-               if_len=64, any="::"),
-}
-PROTO_FAM = [(p, f) for p in ("tcp", "udp") for f in ("v4", "v6")]
-
-
-def write_script(free_tmp_path, name, text):
-    path = free_tmp_path(name)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
-    return path
-
-
-def id_server(topo, free_tmp_path, ns, ident, proto, addr, port):
-    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
-    p = topo.spawn(ns, ["/usr/bin/python3", srv, ident, proto, addr, str(port)])
-    p.wait_for_output(r"READY", 10)
-    return p
-
-
-def who_cmd(free_tmp_path, proto, addr, port, src=None):
-    cli = write_script(free_tmp_path, "who.py", WHO_CLIENT)
-    return f"/usr/bin/python3 {cli} {proto} {addr} {port}" + (f" {src}" if src else "")
-
-
-def who(topo, free_tmp_path, ns, proto, addr, port):
-    """Run the client in ns; its one line of result."""
-    r = topo.run(ns, ["sh", "-c", who_cmd(free_tmp_path, proto, addr, port)], check=False,
-                 timeout=30)
-    return r.stdout.strip()
-
-
-def got_lines(out):
-    return [line for line in out.splitlines()
-            if line.split()[:1] in (["GOT"], ["REFUSED"], ["RESET"], ["TIMEOUT"], ["ERROR"])]
-
-
-def spawn_pasta_proto(topo, bins, free_tmp_path, proto, server_cmd, port, args, before=""):
-    """pasta with ARGS running BEFORE, then SERVER_CMD in the namespace; returns once a PROTO
-    socket has PORT there. pasta's output (Proc.output()) has what BEFORE printed."""
-    ready = free_tmp_path("ready")
-    if os.path.exists(ready):
-        os.unlink(ready)
-    tables = "/proc/net/tcp /proc/net/tcp6" if proto == "tcp" else "/proc/net/udp /proc/net/udp6"
-    script = (f"{before}{server_cmd} & i=0; while ! grep -qi ':{port:04X} ' {tables} "
-              f"2>/dev/null; do sleep 0.05; i=$((i+1)); [ $i -gt 200 ] && exit 1; done; "
-              f"touch {ready}; wait")
-    p = topo.spawn(topo.host, [bins.pasta, "--config-net", *args, "--", "sh", "-c", script])
-    wait_for(lambda: os.path.exists(ready) or not p.alive(), 20, what="server in namespace")
-    assert p.alive(), f"pasta exited early:\n{p.output()[-3000:]}"
-    return p
 
 
 # ---------------------------------------------------------------------------------------------
@@ -886,186 +552,6 @@ def test_dns_forward_tcp_loopback_resolver(topo, bins, free_tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# Outbound address mapping: --map-host-loopback, --no-map-gw / --map-gw, --map-guest-addr
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_map_host_loopback_and_gw(topo, bins, free_tmp_path, proto, fam):
-    a = ADDRS[fam]
-    id_server(topo, free_tmp_path, topo.host, "host-lo", proto, a["lo"], 6001)
-    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["gw"], 6001)
-    to_gw = who_cmd(free_tmp_path, proto, a["gw"], 6001)
-    to_map = who_cmd(free_tmp_path, proto, a["map_lo"], 6001)
-    host_lo, remote = f"GOT host-lo {a['lo']}", f"GOT remote {a['host']}"
-    cases = [
-        ([], f"{to_gw}", [host_lo]),                                  # the gateway, by default
-        (["--map-host-loopback", a["map_lo"]], f"{to_map}; {to_gw}", [host_lo, remote]),
-        (["--no-map-gw"], f"{to_gw}", [remote]),
-        (["--no-map-gw", "--map-gw"], f"{to_gw}", [host_lo]),
-    ]
-    for args, cmd, want in cases:
-        r = pasta(topo, bins, cmd, args=args)
-        assert got_lines(r.stdout) == want, f"{args}: {r.stdout!r}\n{r.stderr[-2000:]}"
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_map_guest_addr(topo, bins, free_tmp_path, proto, fam):
-    """Podman's --map-guest-addr 169.254.1.2: that address reaches the host's own address
-    (which the namespace has too, so it could not otherwise reach the host's services)."""
-    a = ADDRS[fam]
-    id_server(topo, free_tmp_path, topo.host, "host-addr", proto, a["host"], 6002)
-    r = pasta(topo, bins, who_cmd(free_tmp_path, proto, a["map_guest"], 6002),
-              args=["--map-guest-addr", a["map_guest"]])
-    assert got_lines(r.stdout) == [f"GOT host-addr {a['host']}"], \
-        f"{r.stdout!r}\n{r.stderr[-2000:]}"
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_inbound_from_host_address(topo, bins, free_tmp_path, proto, fam):
-    """A -t/-u connection from the host's own address appears to come from the gateway, or from
-    --map-guest-addr when given (the namespace can answer neither the host's nor its own
-    address)."""
-    a = ADDRS[fam]
-    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
-    flag = "-t" if proto == "tcp" else "-u"
-    for args, want in (([], a["gw"]), (["--map-guest-addr", a["map_guest"]], a["map_guest"])):
-        p = spawn_pasta_proto(topo, bins, free_tmp_path, proto,
-                              f"/usr/bin/python3 {srv} ns {proto} :: 6020", 6020,
-                              [flag, "6020", *args])
-        got = who(topo, free_tmp_path, topo.host, proto, a["host"], 6020)
-        assert got == f"GOT ns {want}", f"{args}: {got!r}\n{p.output()[-2000:]}"
-        p.terminate()
-
-
-# ---------------------------------------------------------------------------------------------
-# --outbound ADDR, --outbound-if4 / --outbound-if6 NAME
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_outbound_address(topo, bins, free_tmp_path, proto, fam):
-    a = ADDRS[fam]
-    # A second host address, never picked by the kernel by itself (IPv4: secondary; IPv6:
-    # deprecated).
-    if fam == "v4":
-        topo.run(topo.host, ["ip", "addr", "add", f"{a['extra']}/24", "dev", "veth0"])
-    else:
-        topo.run(topo.host, ["ip", "-6", "addr", "add", f"{a['extra']}/64", "dev", "veth0",
-                             "nodad", "preferred_lft", "0"])
-    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6004)
-    cmd = who_cmd(free_tmp_path, proto, a["server"], 6004)
-    r = pasta(topo, bins, cmd)
-    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
-    r = pasta(topo, bins, cmd, args=["-o", a["extra"]])
-    assert got_lines(r.stdout) == [f"GOT remote {a['extra']}"], r.stdout + r.stderr[-2000:]
-    # Not towards the host's loopback (a socket bound to another address could not reach it).
-    id_server(topo, free_tmp_path, topo.host, "host-lo", proto, a["lo"], 6004)
-    r = pasta(topo, bins, who_cmd(free_tmp_path, proto, a["gw"], 6004), args=["-o", a["extra"]])
-    assert got_lines(r.stdout) == [f"GOT host-lo {a['lo']}"], r.stdout + r.stderr[-2000:]
-
-
-def second_link(topo):
-    """A second veth pair host <-> remote ("bpo1"), with a default route through it in the
-    host namespace that loses to the one through veth0 (higher metric): only a socket bound to
-    bpo1 uses it."""
-    subprocess.run(["ip", "link", "add", "bpo1", "netns", topo.host, "type", "veth", "peer",
-                    "name", "bpo1", "netns", topo.remote], check=True)
-    for ns, side in ((topo.host, "if_host"), (topo.remote, "if_remote")):
-        topo.run(ns, ["ip", "link", "set", "bpo1", "up"])
-        for fam in ("v4", "v6"):
-            a = ADDRS[fam]
-            topo.run(ns, ["ip", "addr", "add", f"{a[side]}/{a['if_len']}", "dev", "bpo1"] +
-                     (["nodad"] if fam == "v6" else []))
-    topo.run(topo.host, ["ip", "route", "add", "default", "via", ADDRS["v4"]["if_remote"],
-                         "dev", "bpo1", "metric", "200"])
-    topo.run(topo.host, ["ip", "-6", "route", "add", "default", "via", ADDRS["v6"]["if_remote"],
-                         "dev", "bpo1", "metric", "2048"])
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_outbound_interface(topo, bins, free_tmp_path, proto, fam):
-    a = ADDRS[fam]
-    second_link(topo)
-    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6005)
-    cmd = who_cmd(free_tmp_path, proto, a["server"], 6005)
-    r = pasta(topo, bins, cmd)
-    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
-    opt = "--outbound-if4" if fam == "v4" else "--outbound-if6"
-    r = pasta(topo, bins, cmd, args=[opt, "bpo1"])
-    assert got_lines(r.stdout) == [f"GOT remote {a['if_host']}"], r.stdout + r.stderr[-2000:]
-    # The other family's option does not apply.
-    other = "--outbound-if6" if fam == "v4" else "--outbound-if4"
-    r = pasta(topo, bins, cmd, args=[other, "bpo1"])
-    assert got_lines(r.stdout) == [f"GOT remote {a['host']}"], r.stdout + r.stderr[-2000:]
-
-
-# ---------------------------------------------------------------------------------------------
-# The namespace uses another address than the one assigned
-
-
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_guest_uses_other_address(topo, bins, free_tmp_path, proto, fam):
-    """Outbound from the other address works (translated to the host's), and inbound
-    connections then go to that address, not to the assigned one."""
-    a = ADDRS[fam]
-    id_server(topo, free_tmp_path, topo.remote, "remote", proto, a["server"], 6006)
-    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
-    if fam == "v4":
-        before = (f"ip -4 addr del {a['host']}/24 dev veth0 && "
-                  f"ip -4 addr add {a['other']}/24 dev veth0 && "
-                  f"ip -4 route replace default via {a['gw']} dev veth0 && ")
-    else:
-        before = (f"ip -6 addr add {a['other']}/64 dev veth0 nodad && "
-                  f"ip -6 addr del {a['host']}/64 dev veth0 && "
-                  f"ip -6 route replace default via {a['gw']} dev veth0 && ")
-    before += f"{who_cmd(free_tmp_path, proto, a['server'], 6006)}; "
-    flag = "-t" if proto == "tcp" else "-u"
-    # The namespace's server listens on the other address only: a flow sent to the assigned
-    # address would find nobody.
-    p = spawn_pasta_proto(topo, bins, free_tmp_path, proto,
-                          f"/usr/bin/python3 {srv} ns {proto} {a['other']} 6007", 6007,
-                          [flag, "6007"], before=before)
-    assert got_lines(p.output()) == [f"GOT remote {a['host']}"], p.output()[-3000:]
-    got = who(topo, free_tmp_path, topo.remote, proto, a["host"], 6007)
-    assert got == f"GOT ns {a['gw']}", f"{got!r}\n{p.output()[-3000:]}"
-    p.terminate()
-
-
-# ---------------------------------------------------------------------------------------------
-# Address- and interface-bound forwards (Podman's pasta matrix): only connections to the bound
-# address or through the bound interface are forwarded; others find no listener.
-
-BOUND_CASES = [
-    # spec, host port, [(client namespace, address) forwarded], [(..) refused]
-    ("127.0.0.1/6010", 6010, [("host", "127.0.0.1")], [("host", "::1"), ("remote", HOST_V4)]),
-    ("::1/6010", 6010, [("host", "::1")], [("host", "127.0.0.1"), ("remote", HOST_V6)]),
-    (f"{HOST_V4}/6010", 6010, [("remote", HOST_V4)], [("host", "127.0.0.1"),
-                                                       ("remote", HOST_V6)]),
-    (f"{HOST_V6}/6010", 6010, [("remote", HOST_V6)], [("host", "::1"), ("remote", HOST_V4)]),
-    ("127.0.0.1/16010:6010", 16010, [("host", "127.0.0.1")], [("remote", HOST_V4)]),
-    ("%veth0/6010", 6010, [("remote", HOST_V4), ("remote", HOST_V6)],
-     [("host", "127.0.0.1"), ("host", "::1")]),
-    (f"{HOST_V4}%veth0/6010", 6010, [("remote", HOST_V4)],
-     [("host", "127.0.0.1"), ("remote", HOST_V6)]),
-    ("%lo/6010", 6010, [("host", "127.0.0.1"), ("host", "::1")],
-     [("remote", HOST_V4), ("remote", HOST_V6)]),
-]
-
-
-@pytest.mark.parametrize("spec,port,ok,refused", BOUND_CASES, ids=[c[0] for c in BOUND_CASES])
-def test_forward_bound(topo, bins, free_tmp_path, spec, port, ok, refused):
-    srv = write_script(free_tmp_path, "id_server.py", ID_SERVER)
-    p = spawn_pasta_proto(topo, bins, free_tmp_path, "tcp",
-                          f"/usr/bin/python3 {srv} ns tcp :: 6010", 6010, ["-t", spec])
-    nss = {"host": topo.host, "remote": topo.remote}
-    for ns, addr in ok:
-        got = who(topo, free_tmp_path, nss[ns], "tcp", addr, port)
-        assert got.startswith("GOT ns "), f"{spec}: {ns} -> {addr}: {got!r}\n{p.output()[-2000:]}"
-    for ns, addr in refused:
-        got = who(topo, free_tmp_path, nss[ns], "tcp", addr, port)
-        assert got == "REFUSED", f"{spec}: {ns} -> {addr} forwarded: {got!r}"
-
-
-# ---------------------------------------------------------------------------------------------
 # Flow table full
 
 TCP_FLOWS = 4096  # TCP_FLOWS_DEFAULT, the table size main.c gives flow/tcp.c
@@ -1139,20 +625,3 @@ def test_flow_table_full(topo, bins, free_tmp_path):
     # 8 refusals within a second or two: the error is logged, at most once per second
     assert 1 <= len(lines) <= 2, r.stderr[-3000:]
     print(" / ".join(r.stdout.splitlines()), "/", lines[0])
-
-
-# ---------------------------------------------------------------------------------------------
-# passt: connections from the host's loopback appear to come from the gateway, or from
-# --map-host-loopback (pasta may splice those instead; passt never does)
-
-
-@pytest.mark.parametrize("mapped", [False, True], ids=["default", "map-host-loopback"])
-@pytest.mark.parametrize("proto,fam", PROTO_FAM)
-def test_passt_inbound_from_loopback(topo, bins, free_tmp_path, proto, fam, mapped):
-    a = ADDRS[fam]
-    flag = "-t" if proto == "tcp" else "-u"
-    args = ["--map-host-loopback", a["map_lo"]] if mapped else []
-    g = start_passt_guest(topo, bins, free_tmp_path, [flag, "6030", *args])
-    id_server(topo, free_tmp_path, g.ns, "guest", proto, "::", 6030)
-    got = who(topo, free_tmp_path, topo.host, proto, a["lo"], 6030)
-    assert got == f"GOT guest {a['map_lo'] if mapped else a['gw']}", f"{args}: {got!r}"

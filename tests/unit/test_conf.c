@@ -569,9 +569,9 @@ static void test_not_implemented(void)
 		"outbound-if6",
 		"tcp-ns",
 		"udp-ns",
+		"bpf-bypass",
 	};
 	static const char *const not_yet[] = {
-		"bpf-bypass",
 		"pcap",
 	};
 	const struct config *c;
@@ -585,10 +585,47 @@ static void test_not_implemented(void)
 		      not_yet[i]);
 	CHECK(conf_option_state("no-such-option") == -1, "unknown option state");
 
-	FAILS("--tcp-ports: 'auto' is not implemented yet", "pasta", "-t", "auto");
-	FAILS("--udp-ports: 'auto' is not implemented yet", "pasta", "-u", "auto");
-	FAILS("--tcp-ns: 'auto' is not implemented yet", "pasta", "-T", "auto");
-	FAILS("--udp-ns: 'auto' is not implemented yet", "pasta", "-U", "auto");
+	/* pasta's "auto" (flow/fwd_auto.c), with exclusions only. */
+	c = OK("pasta", "-t", "auto", "-u", "auto", "-T", "auto", "-U", "auto", "1");
+	CHECK(c->tcp_in.mode == FWD_AUTO && c->udp_in.mode == FWD_AUTO &&
+		      c->tcp_out.mode == FWD_AUTO && c->udp_out.mode == FWD_AUTO,
+	      "-t/-u/-T/-U auto");
+	c = OK("pasta", "-t", "auto", "-t", "~22,~8000-8010", "1");
+	CHECK(c->tcp_in.mode == FWD_AUTO && c->tcp_in.count == 2 && c->tcp_in.rule[0].exclude &&
+		      c->tcp_in.rule[1].exclude && c->tcp_in.rule[1].first == 8000,
+	      "-t auto -t ~22,~8000-8010");
+	c = OK("pasta", "-u", "~53,auto", "1");
+	CHECK(c->udp_in.mode == FWD_AUTO && c->udp_in.count == 1, "-u ~53,auto");
+	FAILS("--tcp-ports: invalid spec 'auto': 'auto' takes only exclusions (~PORT[-LAST]) "
+	      "beside it, not port 80",
+	      "pasta", "-t", "80", "-t", "auto", "1");
+	FAILS("--tcp-ns: invalid spec '8080': 'auto' takes only exclusions (~PORT[-LAST]) beside "
+	      "it, not port 8080",
+	      "pasta", "-T", "auto", "-T", "8080", "1");
+	FAILS("--udp-ports: invalid spec '1.2.3.4/auto': 'auto' cannot be bound", "pasta", "-u",
+	      "1.2.3.4/auto", "1");
+	FAILS("--udp-ports: invalid spec 'auto': 'auto' is for pasta only", "passt", "-u", "auto");
+	FAILS("option --udp-ns is for pasta only", "passt", "-U", "auto");
+	FAILS("--tcp-ports: invalid spec 'none': 'none' conflicts with the ports given before",
+	      "pasta", "-t", "auto", "-t", "none", "1");
+	/* Loops through our own listeners. */
+	FAILS("-t port 8080 goes to namespace port 8080, where -T listens itself (forwarding to "
+	      "host port 8080): connections would loop through our own listeners",
+	      "pasta", "-t", "8080", "-T", "8080", "1");
+	FAILS("-u port 5000 goes to namespace port 6000, where -U listens itself",
+	      "pasta", "-u", "5000:6000", "-U", "6000:7000", "1");
+	FAILS("-T port 7000 goes to host port 5000, where -t listens itself", "pasta", "-t",
+	      "5000:6000", "-T", "7000:5000", "1");
+	FAILS("-t port 8081 goes to namespace port 8081, where -T listens itself", "pasta", "-t",
+	      "8080-8090,~8080", "-T", "8070-8081", "1");
+	c = OK("pasta", "-t", "8080", "-T", "8081", "-u", "8080", "-U", "8081", "1");
+	CHECK(c->tcp_in.mode == FWD_SPEC && c->tcp_out.mode == FWD_SPEC, "different ports");
+	c = OK("pasta", "-t", "8080", "-U", "8080", "-u", "9090", "-T", "9090", "1");
+	CHECK(c->tcp_in.mode == FWD_SPEC, "TCP and UDP do not loop into each other");
+	c = OK("pasta", "-t", "8080-8090,~8085", "-T", "8085", "1");
+	CHECK(c->tcp_in.mode == FWD_SPEC, "an excluded -t port does not loop");
+	c = OK("pasta", "-t", "auto", "-T", "8080", "1");
+	CHECK(c->tcp_in.mode == FWD_AUTO, "auto is checked at run time");
 	CHECK(OK("passt", "--map-host-loopback", "none")->no_map_gw,
 	      "--map-host-loopback none is --no-map-gw");
 	/* Address translation and outbound binding (flow/nat.c, TCP and UDP): accepted, stored. */
@@ -605,7 +642,7 @@ static void test_not_implemented(void)
 	CHECK(!OK("passt", "--no-map-gw", "--map-gw")->no_map_gw, "--map-gw after --no-map-gw");
 	CHECK(OK("passt", "--map-guest-addr", "none")->ip4.map_guest_addr.s_addr == 0,
 	      "--map-guest-addr none");
-	FAILS("option --bpf-bypass is not implemented yet", "passt", "--bpf-bypass");
+	CHECK(OK("pasta", "--bpf-bypass", "1")->bpf_bypass, "--bpf-bypass");
 	FAILS("option --pcap is not implemented yet", "passt", "-p", "/tmp/x.pcap");
 	FAILS("option --vhost-user is not implemented yet", "passt", "--vhost-user");
 	FAILS("option --splice-only is not implemented yet", "pasta", "--splice-only");
@@ -751,8 +788,33 @@ static void test_fwd_grammar(void)
 	CHECK(fs.mode == FWD_ALL, "finish keeps all");
 
 	memset(&fs, 0, sizeof(fs));
-	SPEC_OK("8000-8010,auto", MODE_PASTA);
-	CHECK(fs.mode == FWD_AUTO && fs.count == 1, "ranges with auto");
+	SPEC_FAILS("8000-8010,auto", MODE_PASTA, "'auto' takes only exclusions");
+	CHECK(fs.mode == FWD_UNSET && fs.count == 0, "ranges with auto: refused, set untouched");
+	SPEC_OK("~8000-8010,auto", MODE_PASTA);
+	CHECK(fs.mode == FWD_AUTO && fs.count == 1 && rule_is(0, 8000, 8010, 8000, true),
+	      "exclusions with auto");
+	SPEC_OK("~22", MODE_PASTA);
+	CHECK(fs.mode == FWD_AUTO && fs.count == 2, "auto, then an exclusion");
+	SPEC_FAILS("22", MODE_PASTA, "'auto' takes only exclusions (~PORT[-LAST]) beside it, "
+				    "not port 22");
+	config_fwd_finish(&fs);
+	CHECK(fs.mode == FWD_AUTO, "finish keeps auto");
+	{
+		uint16_t to = 0;
+
+		CHECK(!config_fwd_translate(&fs, 9000, &to), "auto translates nothing statically");
+		memset(&fs, 0, sizeof(fs));
+		SPEC_OK("8000-8010:9000,~8005", MODE_PASTA);
+		CHECK(config_fwd_translate(&fs, 8001, &to) && to == 9001, "translate 8001");
+		CHECK(!config_fwd_translate(&fs, 8005, &to), "excluded 8005");
+		CHECK(!config_fwd_translate(&fs, 8011, &to), "8011 not forwarded");
+		memset(&fs, 0, sizeof(fs));
+		SPEC_OK("all", MODE_PASST);
+		SPEC_OK("~100", MODE_PASST);
+		CHECK(config_fwd_translate(&fs, 22, &to) && to == 22, "all: 22");
+		CHECK(!config_fwd_translate(&fs, 100, &to), "all: ~100");
+		CHECK(!config_fwd_translate(&fs, 50000, &to), "all: ephemeral 50000");
+	}
 
 	memset(&fs, 0, sizeof(fs));
 	SPEC_OK("22", MODE_PASST);

@@ -432,7 +432,71 @@ int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_se
 		set.mode = keyword; /* all/auto: also covers SPEC given before */
 	else if (set.mode == FWD_UNSET)
 		set.mode = FWD_SPEC;
+	/* "auto" follows what is bound: ports given explicitly beside it would be forwarded
+	 * whether bound or not, and to other ports, which upstream refuses too. Exclusions are
+	 * what "auto" takes (upstream accepts only "auto" alone; ours is a superset). */
+	if (set.mode == FWD_AUTO) {
+		unsigned i;
+
+		for (i = 0; i < set.count; i++) {
+			if (!set.rule[i].exclude)
+				return config_fail(err, errlen,
+						   "'auto' takes only exclusions (~PORT[-LAST]) "
+						   "beside it, not port %u",
+						   set.rule[i].first);
+		}
+	}
 	*out = set;
+	return 0;
+}
+
+bool config_fwd_translate(const struct fwd_set *set, uint16_t port, uint16_t *to)
+{
+	bool found = false;
+	unsigned i;
+
+	if (set->mode != FWD_SPEC && set->mode != FWD_ALL)
+		return false;
+	for (i = 0; i < set->count; i++) {
+		const struct fwd_rule *r = &set->rule[i];
+
+		if (port < r->first || port > r->last)
+			continue;
+		if (r->exclude)
+			return false;
+		if (!found) {
+			*to = (uint16_t)(r->to_first + (port - r->first));
+			found = true;
+		}
+	}
+	if (!found && set->mode == FWD_ALL && port >= 1 && port <= 49151) {
+		*to = port;
+		found = true;
+	}
+	return found;
+}
+
+int config_fwd_check_loops(const struct fwd_set *in, const struct fwd_set *out, const char *in_opt,
+			   const char *out_opt, char *err, size_t errlen)
+{
+	unsigned p;
+
+	for (p = 1; p <= 65535; p++) {
+		uint16_t q, r;
+
+		if (config_fwd_translate(in, (uint16_t)p, &q) && config_fwd_translate(out, q, &r))
+			return config_fail(err, errlen,
+					   "%s port %u goes to namespace port %u, where %s "
+					   "listens itself (forwarding to host port %u): "
+					   "connections would loop through our own listeners",
+					   in_opt, p, q, out_opt, r);
+		if (config_fwd_translate(out, (uint16_t)p, &q) && config_fwd_translate(in, q, &r))
+			return config_fail(err, errlen,
+					   "%s port %u goes to host port %u, where %s listens "
+					   "itself (forwarding to namespace port %u): "
+					   "connections would loop through our own listeners",
+					   out_opt, p, q, in_opt, r);
+	}
 	return 0;
 }
 

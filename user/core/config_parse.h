@@ -69,4 +69,18 @@ int config_parse_fwd_spec(const char *spec, enum bpasst_mode mode, struct fwd_se
 /* After the last spec: a set made of exclusions only becomes FWD_ALL ("everything except"). */
 void config_fwd_finish(struct fwd_set *set);
 
+/* The port that port goes to under an explicit set (FWD_SPEC, or FWD_ALL: 1-49151 less the
+ * exclusions); false when set does not forward it (also for FWD_AUTO, whose ports are only known
+ * at run time). The first rule covering port decides, an exclusion anywhere wins. */
+bool config_fwd_translate(const struct fwd_set *set, uint16_t port, uint16_t *to);
+
+/* pasta: refuse forwards that lead into our own listeners. A connection from the host's loopback
+ * to an `in` port (-t/-u) is spliced to the namespace's loopback at the target port; if that
+ * port is an `out` port (-T/-U), our own listener takes it and sends it back to the host, and
+ * the other way round: so no target port of one direction may be a listening port of the
+ * other (this also rules out every longer cycle). in_opt/out_opt name the options in err ("-t",
+ * "-T"). 0, or -1 with err naming the first such port. */
+int config_fwd_check_loops(const struct fwd_set *in, const struct fwd_set *out, const char *in_opt,
+			   const char *out_opt, char *err, size_t errlen);
+
 #endif /* BPASST_CONFIG_PARSE_H */

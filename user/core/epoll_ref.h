@@ -27,6 +27,7 @@ enum epoll_kind {
 	EPOLL_KIND_UDP_LISTEN, /* UDP forwarded port */
 	EPOLL_KIND_CHILD, /* pasta: pidfd of the command we run */
 	EPOLL_KIND_UDP_SPLICE, /* pasta: -U listener or loopback UDP flow (flow/udp_splice.h) */
+	EPOLL_KIND_BYPASS, /* pasta --bpf-bypass: the hand-over retry timer (io/bypass.h) */
 	EPOLL_KIND_MAX,
 };
 

@@ -10,18 +10,29 @@
  *
  * State: the listener table (fd, family, host port, guest port). Port translation
  * (FIRST-LAST:TFIRST-TLAST) is resolved when a listener is created.
+ *
+ * Run-time changes (pasta's "auto", driven by fwd_auto.c): fwd_reserve() gives an empty table a
+ * fixed capacity once; fwd_insert() takes the lowest free slot (fd -1) below the high-water mark
+ * `count`, else the next one; fwd_remove() closes the socket, marks the slot free and bumps its
+ * generation, which is part of the epoll index (see fwd.h), so that an event already queued for
+ * the old socket cannot act on whatever the slot holds next. Nothing is allocated after
+ * fwd_reserve().
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <assert.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "core/epoll_ref.h"
 #include "core/log.h"
 #include "flow/fwd.h"
+
+static_assert(FWD_MAX_LISTENERS <= FWD_INDEX_SLOT_MASK + 1, "slot bits too few");
+static_assert(FWD_INDEX_SLOT_BITS + FWD_INDEX_GEN_BITS <= 31, "bit 31 belongs to the owners");
 
 static bool fwd_port_excluded(const struct fwd_set *set, uint16_t port)
 {
@@ -215,6 +226,7 @@ static int fwd_open_one(const struct fwd_rule *r, uint16_t port, uint16_t to, vo
 			    afs[i] == AF_INET ? "IPv4" : "IPv6", strerror(-fd));
 			return fd;
 		}
+		memset(&fl->l[fl->count], 0, sizeof(fl->l[fl->count]));
 		fl->l[fl->count].fd = fd;
 		fl->l[fl->count].af = afs[i];
 		fl->l[fl->count].port = port;
@@ -269,4 +281,111 @@ void fwd_close(struct fwd_listeners *fl)
 	}
 	free(fl->l);
 	memset(fl, 0, sizeof(*fl));
+}
+
+/* --- run-time changes --------------------------------------------------------------------- */
+
+int fwd_reserve(struct fwd_listeners *fl, unsigned cap)
+{
+	if (fl->cap || fl->l)
+		return -EBUSY;
+	if (!cap || cap > FWD_MAX_LISTENERS)
+		cap = FWD_MAX_LISTENERS;
+	/* Pages of the table are touched only as slots are used. */
+	fl->l = calloc(cap, sizeof(*fl->l));
+	if (!fl->l)
+		return -ENOMEM;
+	fl->cap = cap;
+	fl->count = 0;
+	return 0;
+}
+
+int fwd_socket(int af, int sock_type, uint16_t port, bool loopback, bool recverr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, one = 1, err;
+
+	memset(&ss, 0, sizeof(ss));
+	if (af == AF_INET) {
+		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+
+		sa->sin_family = AF_INET;
+		sa->sin_port = htons(port);
+		sa->sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
+		sl = sizeof(*sa);
+	} else if (af == AF_INET6) {
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+
+		sa->sin6_family = AF_INET6;
+		sa->sin6_port = htons(port);
+		sa->sin6_addr = loopback ? in6addr_loopback : in6addr_any;
+		sl = sizeof(*sa);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	fd = socket(af, sock_type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (recverr) {
+		if (af == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	if (sock_type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = -errno;
+	close(fd);
+	return err;
+}
+
+int fwd_insert(struct fwd_listeners *fl, int fd, int af, uint16_t port, uint16_t to_port,
+	       int epollfd, uint32_t kind, uint32_t index_flags)
+{
+	struct epoll_event ev;
+	struct fwd_listener *l;
+	unsigned slot;
+
+	for (slot = 0; slot < fl->count; slot++) {
+		if (fl->l[slot].fd < 0)
+			break;
+	}
+	if (slot == fl->count && fl->count >= fl->cap)
+		return -ENOSPC;
+	l = &fl->l[slot];
+	/* The generation is kept: it was bumped when the slot was freed. */
+	l->af = af;
+	l->port = port;
+	l->to_port = to_port;
+	l->dynamic = true;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = epoll_ref_make((enum epoll_kind)kind, index_flags | fwd_index(fl, slot));
+	if (epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	l->fd = fd;
+	if (slot == fl->count)
+		fl->count++;
+	return (int)slot;
+}
+
+void fwd_remove(struct fwd_listeners *fl, unsigned slot)
+{
+	struct fwd_listener *l;
+
+	if (slot >= fl->count || fl->l[slot].fd < 0)
+		return;
+	l = &fl->l[slot];
+	close(l->fd);
+	l->fd = -1;
+	l->gen = (uint16_t)((l->gen + 1) & FWD_INDEX_GEN_MASK);
+	l->dynamic = false;
 }

@@ -17,7 +17,8 @@
  * source address (or --outbound's); on the way in, flows go to the address the guest was seen
  * using (struct guest_state), which covers a guest that picked another address than assigned.
  *
- * State: none. Floor 3 (flow/), used by tcp*.c (and meant for udp*.c).
+ * State: none. Floor 3 (flow/), used by tcp*.c and udp*.c alike: a mapping case that behaves
+ * differently for TCP and UDP is a bug.
  */
 #include <errno.h>
 #include <string.h>

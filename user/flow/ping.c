@@ -26,6 +26,9 @@
  *
  * Expiry: ping_expire() (from the 1 s timer) closes flows unused for PING_IDLE_SEC.
  *
+ * Enumeration: ping_flow_foreach() gives a read-only view of each open flow (io/mirror.c copies
+ * them into the BPF flow_mirror map once a second).
+ *
  * When socket() fails with EACCES/EPERM (ping_group_range does not include our group), the
  * request is dropped and a warning is logged, once.
  */
@@ -423,5 +426,48 @@ void ping_expire(struct ping_table *t, time_t now)
 			debug("ping: flow %u idle, closed", i);
 			ping_flow_close(t, fl);
 		}
+	}
+}
+
+unsigned ping_table_size(const struct ping_table *t)
+{
+	return t ? t->max_flows : 0;
+}
+
+/* An address of family af as a flow view holds it: IPv4 v4-mapped. */
+static void ping_view_addr(int af, const union ping_addr *a, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (af == AF_INET6) {
+		*out = a->v6;
+		return;
+	}
+	out->s6_addr[10] = 0xff;
+	out->s6_addr[11] = 0xff;
+	memcpy(&out->s6_addr[12], &a->v4, 4);
+}
+
+void ping_flow_foreach(const struct ping_table *t, flow_view_fn fn, void *arg)
+{
+	unsigned i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->max_flows; i++) {
+		const struct ping_flow *fl = &t->flow[i];
+		struct flow_view v;
+
+		if (!fl->used)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.index = i;
+		v.proto = fl->af == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+		v.state = FLOW_VIEW_ESTABLISHED;
+		v.af = fl->af;
+		ping_view_addr(fl->af, &fl->guest_addr, &v.guest_addr);
+		ping_view_addr(fl->af, &fl->dst, &v.remote_addr);
+		v.guest_port = v.remote_port = fl->guest_id;
+		v.sock = fl->fd;
+		fn(&v, arg);
 	}
 }

@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/guest.h"
 #include "core/packet.h"
+#include "flow/flow_view.h"
 
 #define PING_FLOWS_DEFAULT 128
 #define PING_IDLE_SEC 60
@@ -45,5 +46,12 @@ void ping_expire(struct ping_table *t, time_t now);
 
 /* Number of open flows (for tests and the debug log). */
 unsigned ping_flow_count(const struct ping_table *t);
+/* Slots in the table (flow indexes are below it); 0 for NULL. */
+unsigned ping_table_size(const struct ping_table *t);
+
+/* Call fn for each open flow with a read-only view (flow/flow_view.h): proto IPPROTO_ICMP or
+ * IPPROTO_ICMPV6, state established, the guest's address and the address it pinged, the guest's
+ * echo identifier as both ports, the flow's ping socket; no byte counts (0). t may be NULL. */
+void ping_flow_foreach(const struct ping_table *t, flow_view_fn fn, void *arg);
 
 #endif /* BPASST_PING_H */

@@ -848,6 +848,11 @@ void tcp_dns_host_set(struct tcp_ctx *t, int af, const void *addr, uint16_t port
 	nat_dns_set(&t->dns, af, addr, port);
 }
 
+struct fwd_listeners *tcp_listeners(struct tcp_ctx *t)
+{
+	return &t->fl;
+}
+
 unsigned tcp_flow_count(const struct tcp_ctx *t)
 {
 	return t->ft.count;

@@ -86,6 +86,10 @@ void tcp_set_splice(struct tcp_ctx *t, struct tcp_splice *s);
 /* The guest went away (qemu disconnected): reset every connection towards the host. */
 void tcp_guest_gone(struct tcp_ctx *t);
 
+/* The -t listener table, for pasta's "auto" (flow/fwd_auto.c adds and removes listeners). */
+struct fwd_listeners;
+struct fwd_listeners *tcp_listeners(struct tcp_ctx *t);
+
 unsigned tcp_flow_count(const struct tcp_ctx *t);
 /* Call fn for each flow in use, with a read-only view of it (flow/flow_view.h). fn must not call
  * back into the translator. */

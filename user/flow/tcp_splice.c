@@ -51,8 +51,19 @@
  * other socket receives a RST, whatever was still in the pipes is dropped, and the slot is
  * freed. Our connect() failing (refused, unreachable) resets the client in the same way.
  *
- * State: struct tcp_splice_conn per connection (the one place a later sockmap bypass reads and
- * updates), indexed by slot: its epoll references carry the slot, the side and the slot's
+ * Loopback bypass (--bpf-bypass): user/io/bypass.c registers struct tcp_splice_hooks, and the
+ * relay calls them: pre_connect just before sock[1]'s connect() (the bypass binds sock[1] to learn
+ * its port and registers the server's 4-tuple), connected once it succeeded (the bypass looks for
+ * both endpoints and may hand both directions over at once, before any byte moved), dir_idle
+ * after tcp_splice_move() left a direction's pipe empty without end of stream (the moment a
+ * hand-over may be allowed: nothing of that direction is in our hands), and closing before the
+ * sockets are closed (the bypass removes its map entries). Everything else stays as above: a
+ * direction handed over simply sees no more data on its source socket until the sender returns
+ * to the relay (then the data comes here again, in order), and end of stream, resets and the
+ * epoll masks work as without the bypass. The hooks write conn->byp only.
+ *
+ * State: struct tcp_splice_conn per connection (with the bypass's part, conn->byp), indexed by
+ * slot: its epoll references carry the slot, the side and the slot's
  * generation (TCP_SPLICE_INDEX_GEN_SHIFT), so that an event queued for a socket that was closed
  * meanwhile in the same batch never acts on the slot's next connection. A free-slot stack, the
  * pools, the -T listener table, counters. Everything is allocated by tcp_splice_new().
@@ -91,6 +102,7 @@ struct tcp_splice {
 	int pipe_size; /* what bulk directions ask for; 0: F_SETPIPE_SZ does not work here */
 	uint32_t gen;
 	struct tcp_splice_stats st;
+	struct tcp_splice_hooks hooks; /* all NULL: no bypass */
 };
 
 static int tcp_splice_fam(int af)
@@ -338,7 +350,8 @@ struct tcp_splice *tcp_splice_new(const struct config *c, int epollfd, int netns
 	}
 	/* Fill the pool now, while we surely may enter the namespace: after --runas drops our
 	 * privileges, refills may be refused, and the pool is what is left. */
-	if ((c->tcp_in.mode == FWD_SPEC || c->tcp_in.mode == FWD_ALL) &&
+	if ((c->tcp_in.mode == FWD_SPEC || c->tcp_in.mode == FWD_ALL ||
+	     c->tcp_in.mode == FWD_AUTO) &&
 	    tcp_splice_pool_fill(s) < 0)
 		warn("TCP splice: cannot open sockets in the namespace: loopback connections to "
 		     "-t ports go through the tap");
@@ -424,6 +437,8 @@ static void tcp_splice_release(struct tcp_splice *s, uint32_t idx, bool abort)
 	struct tcp_splice_conn *c = &s->conn[idx];
 	int x;
 
+	if (s->hooks.closing)
+		s->hooks.closing(s->hooks.ctx, idx, c, abort);
 	for (x = 0; x < 2; x++) {
 		struct tcp_splice_dir *d = &c->dir[x];
 
@@ -488,6 +503,8 @@ static void tcp_splice_start(struct tcp_splice *s, int accepted, int ours, int a
 	else
 		s->st.opened_from_host++;
 
+	if (s->hooks.pre_connect)
+		s->hooks.pre_connect(s->hooks.ctx, idx, c);
 	sl = tcp_splice_loopback(af, port, &ss);
 	if (connect(ours, (struct sockaddr *)&ss, sl) < 0) {
 		if (errno != EINPROGRESS) {
@@ -498,6 +515,8 @@ static void tcp_splice_start(struct tcp_splice *s, int accepted, int ours, int a
 			return;
 		}
 		c->connecting = true;
+	} else if (s->hooks.connected) {
+		s->hooks.connected(s->hooks.ctx, idx, c);
 	}
 	trace("TCP splice %u: %s, port %u, %s", idx,
 	      from_ns ? "from the namespace" : "from the host", port,
@@ -673,6 +692,8 @@ eof:
 		d->shut = true;
 		trace("TCP splice %u: end of stream relayed to side %d", idx, !x);
 	}
+	if (!d->eof && !d->pending && s->hooks.dir_idle)
+		s->hooks.dir_idle(s->hooks.ctx, idx, c, x);
 	return 0;
 }
 
@@ -692,6 +713,8 @@ static bool tcp_splice_connected(struct tcp_splice *s, uint32_t idx)
 		return false;
 	}
 	c->connecting = false;
+	if (s->hooks.connected)
+		s->hooks.connected(s->hooks.ctx, idx, c);
 	return true;
 }
 
@@ -796,7 +819,32 @@ const struct tcp_splice_conn *tcp_splice_conn_at(const struct tcp_splice *s, uin
 	return tcp_splice_in_use(s, idx) ? &s->conn[idx] : NULL;
 }
 
+struct tcp_splice_conn *tcp_splice_conn_get(struct tcp_splice *s, uint32_t idx)
+{
+	return tcp_splice_in_use(s, idx) ? &s->conn[idx] : NULL;
+}
+
+unsigned tcp_splice_capacity(const struct tcp_splice *s)
+{
+	return s ? s->cap : 0;
+}
+
+void tcp_splice_set_hooks(struct tcp_splice *s, const struct tcp_splice_hooks *h)
+{
+	if (!s)
+		return;
+	if (h)
+		s->hooks = *h;
+	else
+		memset(&s->hooks, 0, sizeof(s->hooks));
+}
+
 const struct fwd_listeners *tcp_splice_listeners(const struct tcp_splice *s)
+{
+	return &s->ns_listeners;
+}
+
+struct fwd_listeners *tcp_splice_ns_listeners(struct tcp_splice *s)
 {
 	return &s->ns_listeners;
 }

@@ -9,8 +9,13 @@
  *
  * struct tcp_splice_conn is the one place that holds what the two sockets of a spliced
  * connection share (descriptors, pipes, per-direction progress, end-of-stream and shutdown
- * state): a later in-kernel bypass (sockmap) takes over the data of these connections and has to
- * see and update exactly this state.
+ * state, and the loopback bypass's per-connection state, struct tcp_splice_byp).
+ *
+ * The loopback bypass (--bpf-bypass, user/io/bypass.c) lives a floor above: it registers a
+ * struct tcp_splice_hooks with tcp_splice_set_hooks(), and this file calls them at four points
+ * of a connection's life (before our connect(), once connected, after a relay round that left a
+ * direction's pipe empty, and before the sockets are closed). Without hooks (the default)
+ * nothing changes. The hooks may read the connection and write its `byp` member only.
  *
  * Wiring (the patch is in notes/splice-wiring.patch):
  *   - pasta only, after the namespace exists and before privileges are dropped:
@@ -28,6 +33,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bpasst_bypass.h"
 #include "core/config.h"
 #include "flow/fwd.h"
 
@@ -54,6 +60,38 @@ struct tcp_splice_dir {
 	uint64_t relayed; /* bytes written to the destination */
 };
 
+/* Where the loopback bypass stands with one direction (owned by user/io/bypass.c, which has the
+ * whole protocol in its theory of operation; zero: never looked at). */
+enum tcp_splice_byp_state {
+	TCP_SPLICE_BYP_NONE = 0, /* no bypass for this direction (yet, or ever) */
+	TCP_SPLICE_BYP_RELAY, /* on the relay; a hand-over may be attempted */
+	TCP_SPLICE_BYP_RETRY, /* an attempt was postponed: the next one at retry_ms */
+	TCP_SPLICE_BYP_GRANTED, /* permission written: the sender switches at its next sendmsg */
+	TCP_SPLICE_BYP_REDIRECT, /* the sender was seen redirecting */
+	TCP_SPLICE_BYP_GAVE_UP, /* too many attempts in one episode: relay (re-armed later) */
+};
+
+struct tcp_splice_byp_dir {
+	uint8_t state; /* enum tcp_splice_byp_state */
+	uint8_t attempts; /* in the current hand-over episode */
+	uint16_t delay_ms; /* back-off of the next retry */
+	uint32_t gen; /* of the last permission written, 0: none */
+	uint64_t allow; /* bytes relayed when that permission was written */
+	uint64_t retry_ms; /* CLOCK_MONOTONIC ms: next attempt (RETRY), re-arm (GAVE_UP) */
+};
+
+/* The bypass's part of a connection: the two endpoints' keys and each direction's state. */
+struct tcp_splice_byp {
+	bool keyed; /* key[] is valid (set by the pre_connect hook) */
+	bool expecting; /* key[1] is registered in bypass_expect */
+	bool ends; /* both endpoints were found in bypass_ends */
+	bool queued; /* in the bypass's retry list */
+	bool counted; /* counted as a registered connection */
+	uint8_t ends_tries; /* looks for the endpoints so far */
+	struct bp_bypass_key key[2]; /* [0] the client C (sends dir 0), [1] the server S */
+	struct tcp_splice_byp_dir dir[2];
+};
+
 /* A spliced connection. sock[0] is the accepted side (the client's connection to our
  * listener), sock[1] the side we connected to the server; dir[d] carries sock[d]'s data. */
 struct tcp_splice_conn {
@@ -66,6 +104,22 @@ struct tcp_splice_conn {
 	uint16_t port; /* the port sock[1] connected to */
 	uint32_t gen; /* bumped when the slot is reused */
 	struct tcp_splice_dir dir[2];
+	struct tcp_splice_byp byp; /* written by the bypass hooks only */
+};
+
+/* Called by tcp_splice.c when hooks are set (tcp_splice_set_hooks()); conn stays valid for the
+ * duration of the call only, and a hook must not call back into tcp_splice.c:
+ *   pre_connect  sock[1] is about to connect() (it may be bound to a local address first)
+ *   connected    sock[1]'s connect() succeeded; the relay starts next
+ *   dir_idle     a relay round in direction d left its pipe empty, without end of stream
+ *   closing      the connection goes (reset: by an error or a reset, else both FINs relayed);
+ *                its sockets are still open */
+struct tcp_splice_hooks {
+	void *ctx;
+	void (*pre_connect)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn);
+	void (*connected)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn);
+	void (*dir_idle)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d);
+	void (*closing)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, bool reset);
 };
 
 struct tcp_splice_stats {
@@ -104,7 +158,15 @@ unsigned tcp_splice_count(const struct tcp_splice *s);
 const struct tcp_splice_stats *tcp_splice_get_stats(const struct tcp_splice *s);
 /* A connection by table slot, or NULL when the slot is free (for the bypass and the tests). */
 const struct tcp_splice_conn *tcp_splice_conn_at(const struct tcp_splice *s, uint32_t idx);
+/* The same, writable: for the bypass's retry timer, which writes conn->byp only. */
+struct tcp_splice_conn *tcp_splice_conn_get(struct tcp_splice *s, uint32_t idx);
+/* Number of slots (connection indexes are below it). */
+unsigned tcp_splice_capacity(const struct tcp_splice *s);
+/* Install hooks (copied), or remove them with NULL. */
+void tcp_splice_set_hooks(struct tcp_splice *s, const struct tcp_splice_hooks *h);
 /* The -T listeners (fd, family, port, target port). */
 const struct fwd_listeners *tcp_splice_listeners(const struct tcp_splice *s);
+/* The same, writable: pasta's "auto" (flow/fwd_auto.c) adds and removes -T listeners. */
+struct fwd_listeners *tcp_splice_ns_listeners(struct tcp_splice *s);
 
 #endif /* BPASST_TCP_SPLICE_H */

@@ -15,17 +15,16 @@
  *   - inbound (a datagram arrived on a -u port): the flow has no socket of its own; the guest's
  *     replies leave through the listener's socket, with sendto() to the sender.
  *
- * Addresses. The target of an outbound flow is the destination the guest used, except:
- *   - --dns-forward ADDR, port 53  -> the host's resolver (udp_dns_host_set(), default the first
- *                                     of c->ip4.dns / c->ip6.dns), port 53;
- *   - the gateway (or --map-host-loopback; and our link-local address) -> 127.0.0.1 / ::1,
- *     unless --no-map-gw, as upstream;
- *   - --map-guest-addr ADDR        -> the address assigned to the guest (the host's own).
- * Since the socket is connected, its replies can only come from the target, and they reach the
- * guest from the address and port it sent to (the flow key). Inbound datagrams from the host's
- * loopback, or from the host's own address, appear to come from the gateway (--map-host-loopback)
- * or --map-guest-addr; they go to the address the guest was last seen using (or the assigned
- * one), and to its link-local address when the source is link-local.
+ * Addresses are translated by flow/nat.c, with the same rules as TCP's (see nat.h):
+ * nat_outbound() gives an outbound flow's target (--dns-forward to the host's resolver set by
+ * udp_dns_host_set(), the gateway or --map-host-loopback to the host's loopback unless
+ * --no-map-gw, --map-guest-addr to the host's own address) and nat_bind_outbound() applies
+ * --outbound / --outbound-if4/6 when the target is not the host's loopback. Since the socket is
+ * connected, its replies can only come from the target, and they reach the guest from the
+ * address and port it sent to (the flow key). Inbound, udp_inbound_key() shows the sender as
+ * nat_inbound_peer() says (the host's loopback as --map-host-loopback or the gateway, the host's
+ * own address as --map-guest-addr or the gateway, ...) and sends the datagram to the guest
+ * address of nat_inbound_guest() (the one it was last seen using, or its link-local one).
  *
  * Guest -> host: udp_tap_recv() checks the datagram (not a fragment, checksum right, ports not
  * 0, sane addresses), finds or opens its flow, and stages the payload: small datagrams are copied
@@ -56,7 +55,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -66,195 +64,10 @@
 #include "flow/udp.h"
 #include "flow/udp_int.h"
 
-/* ---- Addresses ---- */
-
-static bool udp_in6_eq(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return !memcmp(a, b, sizeof(*a));
-}
-
-static bool udp_in6_unset(const struct in6_addr *a)
-{
-	return IN6_IS_ADDR_UNSPECIFIED(a);
-}
-
-/* The guest-side address of the host's loopback (--map-host-loopback, default the gateway), or
- * unset (0 / ::) with --no-map-gw. */
-static struct in_addr udp_map_host4(const struct config *c)
-{
-	struct in_addr a = c->ip4.map_host_loopback;
-
-	if (c->no_map_gw)
-		a.s_addr = 0;
-	else if (!a.s_addr && c->ip4.have_gw)
-		a = c->ip4.gw;
-	return a;
-}
-
-static struct in6_addr udp_map_host6(const struct config *c)
-{
-	struct in6_addr a = c->ip6.map_host_loopback;
-
-	if (c->no_map_gw)
-		return in6addr_any;
-	if (udp_in6_unset(&a))
-		a = c->ip6.have_gw ? c->ip6.gw : c->ip6.our_ll;
-	return a;
-}
-
-static void udp_sockaddr4(union udp_sockaddr *sa, socklen_t *len, struct in_addr a, uint16_t port)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin.sin_family = AF_INET;
-	sa->sin.sin_addr = a;
-	sa->sin.sin_port = htons(port);
-	*len = sizeof(sa->sin);
-}
-
-static void udp_sockaddr6(union udp_sockaddr *sa, socklen_t *len, const struct in6_addr *a,
-			  uint16_t port)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin6.sin6_family = AF_INET6;
-	sa->sin6.sin6_addr = *a;
-	sa->sin6.sin6_port = htons(port);
-	*len = sizeof(sa->sin6);
-}
-
-/* Where an outbound flow to (dst, dport) really goes; false if nowhere we may reach.
- * *loopback: the target is the host's loopback (no --outbound binding then). */
-static bool udp_target(const struct udp_ctx *u, int af, const struct in6_addr *dst, uint16_t dport,
-		       union udp_sockaddr *sa, socklen_t *len, bool *loopback)
-{
-	const struct config *c = u->c;
-
-	*loopback = false;
-	if (af == AF_INET) {
-		struct in_addr d = flow_addr_v4(dst), map = udp_map_host4(c);
-		uint32_t h = ntohl(d.s_addr);
-
-		if (!h || h == INADDR_BROADCAST || IN_MULTICAST(h) || (h >> 24) == IN_LOOPBACKNET)
-			return false;
-		if (c->ip4.dns_forward.s_addr && d.s_addr == c->ip4.dns_forward.s_addr &&
-		    dport == UDP_DNS_PORT) {
-			if (!u->dns4.set)
-				return false;
-			udp_sockaddr4(sa, len, u->dns4.addr.v4, u->dns4.port);
-			*loopback = (ntohl(u->dns4.addr.v4.s_addr) >> 24) == IN_LOOPBACKNET;
-			return true;
-		}
-		if (map.s_addr && d.s_addr == map.s_addr) {
-			d.s_addr = htonl(INADDR_LOOPBACK);
-			*loopback = true;
-		} else if (c->ip4.map_guest_addr.s_addr &&
-			   d.s_addr == c->ip4.map_guest_addr.s_addr) {
-			d = c->ip4.addr;
-		}
-		udp_sockaddr4(sa, len, d, dport);
-		return true;
-	}
-
-	{
-		struct in6_addr map = udp_map_host6(c);
-		struct in6_addr d = *dst;
-
-		if (udp_in6_unset(&d) || IN6_IS_ADDR_MULTICAST(&d) || IN6_IS_ADDR_LOOPBACK(&d) ||
-		    IN6_IS_ADDR_V4MAPPED(&d))
-			return false;
-		if (!udp_in6_unset(&c->ip6.dns_forward) && udp_in6_eq(&d, &c->ip6.dns_forward) &&
-		    dport == UDP_DNS_PORT) {
-			if (!u->dns6.set)
-				return false;
-			udp_sockaddr6(sa, len, &u->dns6.addr.v6, u->dns6.port);
-			*loopback = IN6_IS_ADDR_LOOPBACK(&u->dns6.addr.v6);
-			return true;
-		}
-		if (!c->no_map_gw &&
-		    ((!udp_in6_unset(&map) && udp_in6_eq(&d, &map)) ||
-		     (!udp_in6_unset(&c->ip6.our_ll) && udp_in6_eq(&d, &c->ip6.our_ll)))) {
-			d = in6addr_loopback;
-			*loopback = true;
-		} else if (!udp_in6_unset(&c->ip6.map_guest_addr) &&
-			   udp_in6_eq(&d, &c->ip6.map_guest_addr)) {
-			d = c->ip6.addr;
-		} else if (IN6_IS_ADDR_LINKLOCAL(&d)) {
-			return false; /* no link behind us */
-		}
-		udp_sockaddr6(sa, len, &d, dport);
-		return true;
-	}
-}
-
-/* Inbound: the address the guest sees a host-side sender as; false if it cannot be shown. */
-static bool udp_sender_to_guest(const struct udp_ctx *u, const union udp_sockaddr *s,
-				struct in6_addr *raddr)
-{
-	const struct config *c = u->c;
-
-	if (s->sa.sa_family == AF_INET) {
-		struct in_addr a = s->sin.sin_addr;
-		uint32_t h = ntohl(a.s_addr);
-
-		if ((h >> 24) == IN_LOOPBACKNET ||
-		    (c->ip4.addr.s_addr && a.s_addr == c->ip4.addr.s_addr)) {
-			if ((h >> 24) != IN_LOOPBACKNET && c->ip4.map_guest_addr.s_addr)
-				a = c->ip4.map_guest_addr;
-			else
-				a = udp_map_host4(c);
-			if (!a.s_addr)
-				return false;
-		}
-		if (!a.s_addr || IN_MULTICAST(ntohl(a.s_addr)))
-			return false;
-		flow_addr_from_v4(raddr, a);
-		return true;
-	}
-	if (s->sa.sa_family == AF_INET6) {
-		struct in6_addr a = s->sin6.sin6_addr;
-		bool lo = IN6_IS_ADDR_LOOPBACK(&a);
-
-		if (lo || (!udp_in6_unset(&c->ip6.addr) && udp_in6_eq(&a, &c->ip6.addr))) {
-			if (!lo && !udp_in6_unset(&c->ip6.map_guest_addr))
-				a = c->ip6.map_guest_addr;
-			else
-				a = udp_map_host6(c);
-			if (udp_in6_unset(&a))
-				return false;
-		}
-		if (udp_in6_unset(&a) || IN6_IS_ADDR_V4MAPPED(&a))
-			return false;
-		*raddr = a;
-		return true;
-	}
-	return false;
-}
-
-/* Inbound: the guest address a datagram from raddr goes to. */
-static bool udp_guest_dst(const struct udp_ctx *u, int af, const struct in6_addr *raddr,
-			  struct in6_addr *gaddr)
-{
-	const struct guest_state *g = u->g;
-
-	if (af == AF_INET) {
-		struct in_addr a = g->addr4_seen.s_addr ? g->addr4_seen : u->c->ip4.addr;
-
-		if (!a.s_addr)
-			return false;
-		flow_addr_from_v4(gaddr, a);
-		return true;
-	}
-	if (IN6_IS_ADDR_LINKLOCAL(raddr)) {
-		*gaddr = g->addr6_ll_seen;
-	} else {
-		*gaddr = g->addr6_seen;
-		if (udp_in6_unset(gaddr))
-			*gaddr = u->c->ip6.addr;
-	}
-	return !udp_in6_unset(gaddr);
-}
+/* ---- Addresses (the rules are flow/nat.c's, shared with TCP) ---- */
 
 bool udp_inbound_key(struct udp_ctx *u, const struct fwd_listener *l,
-		     const union udp_sockaddr *sender, struct flow_key *k)
+		     const union nat_sockaddr *sender, struct flow_key *k)
 {
 	struct in6_addr raddr, gaddr;
 	uint16_t sport;
@@ -262,8 +75,8 @@ bool udp_inbound_key(struct udp_ctx *u, const struct fwd_listener *l,
 	if (sender->sa.sa_family != l->af)
 		return false;
 	sport = ntohs(l->af == AF_INET ? sender->sin.sin_port : sender->sin6.sin6_port);
-	if (!sport || !udp_sender_to_guest(u, sender, &raddr) ||
-	    !udp_guest_dst(u, l->af, &raddr, &gaddr))
+	if (!sport || !nat_inbound_peer(u->c, u->g, sender, &raddr) ||
+	    !nat_inbound_guest(u->c, u->g, l->af, &raddr, &gaddr))
 		return false;
 	flow_key_set(k, IPPROTO_UDP, AF_INET6, &gaddr, l->to_port, &raddr, sport);
 	return true;
@@ -337,14 +150,14 @@ static uint32_t udp_flow_open_out(struct udp_ctx *u, const struct flow_key *k, i
 {
 	const struct config *c = u->c;
 	struct epoll_event ev = { .events = EPOLLIN };
-	union udp_sockaddr target;
+	union nat_sockaddr target;
 	struct udp_flow *fl;
 	socklen_t tlen;
 	bool loopback;
 	uint32_t idx;
 	int fd;
 
-	if (!udp_target(u, af, &k->raddr, k->rport, &target, &tlen, &loopback)) {
+	if (!nat_outbound(c, &u->dns, af, &k->raddr, k->rport, &target, &tlen, &loopback)) {
 		u->stats.tap_unreachable++;
 		trace("udp: no target for a datagram to port %u, dropped", k->rport);
 		return FLOW_NONE;
@@ -356,22 +169,8 @@ static uint32_t udp_flow_open_out(struct udp_ctx *u, const struct flow_key *k, i
 		return FLOW_NONE;
 	}
 	udp_sock_recverr_on(fd, af);
-	if (!loopback) {
-		const char *ifname = af == AF_INET ? c->ip4.outbound_if : c->ip6.outbound_if;
-		union udp_sockaddr src;
-		socklen_t slen = 0;
-
-		if (af == AF_INET && c->ip4.outbound.s_addr)
-			udp_sockaddr4(&src, &slen, c->ip4.outbound, 0);
-		else if (af == AF_INET6 && !udp_in6_unset(&c->ip6.outbound))
-			udp_sockaddr6(&src, &slen, &c->ip6.outbound, 0);
-		if (slen && bind(fd, &src.sa, slen) < 0)
-			debug("udp: bind to the --outbound address: %s", strerror(errno));
-		if (ifname[0] &&
-		    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-			       (socklen_t)strnlen(ifname, IFNAMSIZ)) < 0)
-			debug("udp: SO_BINDTODEVICE %s: %s", ifname, strerror(errno));
-	}
+	if (!loopback)
+		nat_bind_outbound(c, fd, af);
 	if (connect(fd, &target.sa, tlen) < 0) {
 		int e = errno;
 
@@ -410,7 +209,7 @@ static uint32_t udp_flow_open_out(struct udp_ctx *u, const struct flow_key *k, i
 }
 
 uint32_t udp_flow_inbound(struct udp_ctx *u, const struct flow_key *k, uint32_t li,
-			  const union udp_sockaddr *sender)
+			  const union nat_sockaddr *sender)
 {
 	uint32_t idx = flow_lookup(&u->table, k);
 	struct udp_flow *fl;
@@ -620,7 +419,7 @@ static bool udp_guest_src_ok(const struct frame *f)
 		return h && h != INADDR_BROADCAST && !IN_MULTICAST(h) &&
 			(h >> 24) != IN_LOOPBACKNET;
 	}
-	return !udp_in6_unset(&f->src.v6) && !IN6_IS_ADDR_MULTICAST(&f->src.v6) &&
+	return !IN6_IS_ADDR_UNSPECIFIED(&f->src.v6) && !IN6_IS_ADDR_MULTICAST(&f->src.v6) &&
 		!IN6_IS_ADDR_LOOPBACK(&f->src.v6) && !IN6_IS_ADDR_V4MAPPED(&f->src.v6);
 }
 
@@ -727,21 +526,23 @@ void udp_guest_gone(struct udp_ctx *u)
 		udp_flow_close(u, flow_nth(&u->table, i));
 }
 
+void udp_listener_gone(struct udp_ctx *u, uint32_t listener)
+{
+	unsigned i;
+
+	if (!u->flow)
+		return;
+	for (i = u->table.count; i-- > 0;) {
+		uint32_t idx = flow_nth(&u->table, i);
+
+		if (u->flow[idx].inbound && u->flow[idx].listener == listener)
+			udp_flow_close(u, idx);
+	}
+}
+
 void udp_dns_host_set(struct udp_ctx *u, int af, const void *addr, uint16_t port)
 {
-	struct udp_dns_host *h = af == AF_INET ? &u->dns4 : &u->dns6;
-
-	memset(h, 0, sizeof(*h));
-	if (!addr)
-		return;
-	if (af == AF_INET) {
-		memcpy(&h->addr.v4, addr, sizeof(h->addr.v4));
-		h->set = h->addr.v4.s_addr != 0;
-	} else {
-		memcpy(&h->addr.v6, addr, sizeof(h->addr.v6));
-		h->set = !udp_in6_unset(&h->addr.v6);
-	}
-	h->port = port ? port : UDP_DNS_PORT;
+	nat_dns_set(&u->dns, af, addr, port);
 }
 
 int udp_init(struct udp_ctx *u, const struct config *c, struct guest_state *g, int epollfd,
@@ -777,10 +578,7 @@ int udp_init(struct udp_ctx *u, const struct config *c, struct guest_state *g, i
 	for (i = 0; i < max_flows; i++)
 		u->flow[i].fd = -1;
 
-	if (c->ip4.dns_count)
-		udp_dns_host_set(u, AF_INET, &c->ip4.dns[0], 0);
-	if (c->ip6.dns_count)
-		udp_dns_host_set(u, AF_INET6, &c->ip6.dns[0], 0);
+	nat_dns_default(&u->dns, c);
 
 	if (!c->no_udp) {
 		ret = fwd_listen(&u->listeners, &c->udp_in, SOCK_DGRAM, c->ip4.enabled,

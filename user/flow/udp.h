@@ -33,10 +33,10 @@
 #include "flow/flow.h"
 #include "flow/flow_view.h"
 #include "flow/fwd.h"
+#include "flow/nat.h"
 
 #define UDP_FLOWS_DEFAULT 1024
 #define UDP_IDLE_SEC 180 /* as upstream's UDP_CONN_TIMEOUT */
-#define UDP_DNS_PORT 53
 
 struct udp_flow;
 struct udp_stage;
@@ -60,16 +60,6 @@ struct udp_stats {
 	unsigned long socket_errors; /* socket()/connect()/epoll_ctl() failures */
 };
 
-/* A resolver queries to --dns-forward go to. */
-struct udp_dns_host {
-	bool set;
-	union {
-		struct in_addr v4;
-		struct in6_addr v6;
-	} addr;
-	uint16_t port; /* host order; UDP_DNS_PORT except in tests */
-};
-
 struct udp_ctx {
 	const struct config *c;
 	struct guest_state *g;
@@ -81,7 +71,12 @@ struct udp_ctx {
 	struct fwd_listeners listeners; /* -u: host ports forwarded to the guest */
 	struct udp_stage *stage; /* guest datagrams waiting for udp_tap_batch_done() */
 	struct udp_rx *rx; /* recvmmsg() vectors */
-	struct udp_dns_host dns4, dns6; /* --dns-forward targets */
+	union {
+		struct nat_dns dns; /* --dns-forward targets, as nat_outbound() reads them */
+		struct {
+			struct nat_dns_host dns4, dns6; /* the same, by family */
+		};
+	};
 	struct udp_stats stats;
 	struct udp_splice *splice; /* pasta: where -u datagrams from loopback senders go, or NULL
 				    * (flow/udp_splice.h); set after udp_init() */
@@ -115,6 +110,9 @@ void udp_listen_event(struct udp_ctx *u, uint32_t listener, uint32_t events,
 void udp_timer(struct udp_ctx *u, const struct timespec *now);
 /* The guest went away (qemu disconnected): drop staged datagrams, close every flow. */
 void udp_guest_gone(struct udp_ctx *u);
+/* pasta's "auto" is about to close -u listener `listener` (its epoll index): close the inbound
+ * flows whose replies leave through it. */
+void udp_listener_gone(struct udp_ctx *u, uint32_t listener);
 
 /* Call fn for each flow in use, with a read-only view of it (flow/flow_view.h). fn must not call
  * back into the translator. */

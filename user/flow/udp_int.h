@@ -3,8 +3,8 @@
  * udp_int.h - what udp.c (flows, guest side) and udp_sock.c (host side) share; not for others
  *
  * The per-flow state, the staging area and the receive vectors behind the opaque pointers of
- * struct udp_ctx, the address mapping between what the guest sees and what the host sockets use,
- * and the frame builders both halves need. See udp.c for the theory of operation.
+ * struct udp_ctx, the inbound flow key (addresses translated by flow/nat.c) and the frame
+ * builders both halves need. See udp.c for the theory of operation.
  */
 #ifndef BPASST_UDP_INT_H
 #define BPASST_UDP_INT_H
@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 
 #include "core/batch.h"
+#include "flow/nat.h"
 #include "flow/udp.h"
 
 #define UDP_HDR_LEN 8
@@ -37,18 +38,12 @@
 #define UDP_ICMP6_PKT_TOOBIG 2
 #define UDP_ICMP6_PARAMPROB 4
 
-union udp_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-};
-
 struct udp_flow {
 	int fd; /* outbound: the flow's own connected socket; inbound: -1 */
 	bool inbound; /* opened by a datagram on a -u listener */
 	uint32_t listener; /* inbound: the listener whose socket carries the guest's replies */
 	int af; /* AF_INET or AF_INET6 (both sides) */
-	union udp_sockaddr peer; /* host side: where we send (target, or the inbound sender) */
+	union nat_sockaddr peer; /* host side: where we send (target, or the inbound sender) */
 	socklen_t peer_len;
 	time_t last; /* u->now when a datagram last went either way */
 	uint64_t bytes_from_guest; /* payload bytes the guest sent (flow mirror) */
@@ -67,7 +62,7 @@ struct udp_stage {
 struct udp_rx {
 	struct mmsghdr mm[UDP_RECV_BATCH];
 	struct iovec iov[UDP_RECV_BATCH];
-	union udp_sockaddr name[UDP_RECV_BATCH];
+	union nat_sockaddr name[UDP_RECV_BATCH];
 };
 
 /* ---- udp.c ---- */
@@ -93,10 +88,10 @@ void udp_icmp_to_guest(struct udp_ctx *u, struct frame_batch *out, const struct 
 		       size_t quote_len);
 /* Inbound: the guest-side key of a datagram from `sender` on listener l. false: drop it. */
 bool udp_inbound_key(struct udp_ctx *u, const struct fwd_listener *l,
-		     const union udp_sockaddr *sender, struct flow_key *k);
+		     const union nat_sockaddr *sender, struct flow_key *k);
 /* Find or open the inbound flow for k (sender on listener li). FLOW_NONE when impossible. */
 uint32_t udp_flow_inbound(struct udp_ctx *u, const struct flow_key *k, uint32_t li,
-			  const union udp_sockaddr *sender);
+			  const union nat_sockaddr *sender);
 
 /* ---- udp_sock.c ---- */
 

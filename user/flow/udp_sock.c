@@ -355,7 +355,7 @@ void udp_sock_read_listener(struct udp_ctx *u, uint32_t li, struct frame_batch *
 		return;
 	for (i = 0; i < n; i++) {
 		const struct mmsghdr *m = &u->rx->mm[i];
-		const union udp_sockaddr *sender = &u->rx->name[i];
+		const union nat_sockaddr *sender = &u->rx->name[i];
 		struct flow_key k;
 		uint32_t idx;
 
@@ -389,7 +389,7 @@ void udp_sock_read_listener(struct udp_ctx *u, uint32_t li, struct frame_batch *
 
 /* One queued error: the flow it concerns, as a key; false if none. */
 static bool udp_err_flow(struct udp_ctx *u, uint32_t flow, const struct fwd_listener *l,
-			 uint32_t li, const union udp_sockaddr *dst, struct flow_key *k)
+			 uint32_t li, const union nat_sockaddr *dst, struct flow_key *k)
 {
 	uint32_t idx;
 
@@ -417,7 +417,7 @@ void udp_sock_read_errors(struct udp_ctx *u, int fd, int af, uint32_t flow,
 					    sizeof(struct sockaddr_in6))];
 			struct cmsghdr align;
 		} control;
-		union udp_sockaddr dst;
+		union nat_sockaddr dst;
 		struct iovec iov = { .iov_base = quote, .iov_len = sizeof(quote) };
 		struct msghdr mh = {
 			.msg_name = &dst,

@@ -332,7 +332,8 @@ struct udp_splice *udp_splice_new(const struct config *c, int epollfd, int netns
 		return NULL;
 	}
 	/* Fill the pool now: after --runas, refills may be refused (see tcp_splice.c). */
-	if ((c->udp_in.mode == FWD_SPEC || c->udp_in.mode == FWD_ALL) &&
+	if ((c->udp_in.mode == FWD_SPEC || c->udp_in.mode == FWD_ALL ||
+	     c->udp_in.mode == FWD_AUTO) &&
 	    udp_splice_pool_fill(s) < 0)
 		warn("UDP splice: cannot open sockets in the namespace: datagrams from the host's "
 		     "loopback to -u ports go through the tap");
@@ -663,4 +664,23 @@ const struct udp_splice_stats *udp_splice_get_stats(const struct udp_splice *s)
 const struct fwd_listeners *udp_splice_listeners(const struct udp_splice *s)
 {
 	return &s->ns_listeners;
+}
+
+struct fwd_listeners *udp_splice_ns_listeners(struct udp_splice *s)
+{
+	return &s->ns_listeners;
+}
+
+void udp_splice_listener_gone(struct udp_splice *s, int fd)
+{
+	unsigned i;
+
+	if (!s || !s->flow)
+		return;
+	for (i = s->ft.count; i-- > 0;) {
+		uint32_t idx = flow_nth(&s->ft, i);
+
+		if (s->flow[idx].reply_fd == fd)
+			udp_splice_flow_close(s, idx);
+	}
 }

@@ -87,5 +87,10 @@ unsigned udp_splice_count(const struct udp_splice *s);
 const struct udp_splice_stats *udp_splice_get_stats(const struct udp_splice *s);
 /* The -U listeners (fd, family, port, target port). */
 const struct fwd_listeners *udp_splice_listeners(const struct udp_splice *s);
+/* The same, writable: pasta's "auto" (flow/fwd_auto.c) adds and removes -U listeners. */
+struct fwd_listeners *udp_splice_ns_listeners(struct udp_splice *s);
+/* A listening socket (a -U listener of ours, or a -u listener of udp.c) is about to be closed:
+ * close the flows that answer their clients through it. NULL s is fine. */
+void udp_splice_listener_gone(struct udp_splice *s, int fd);
 
 #endif /* BPASST_UDP_SPLICE_H */

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * mirror.c - the flow table mirror: TCP and UDP flows into the pinned flow_mirror map, once a second
+ * mirror.c - the flow table mirror: the daemon's flows into the pinned flow_mirror map, once a second
  *
  * Theory of operation
  *
  * The translators keep their flows in private tables; the BPF side has a hash map, flow_mirror
  * (include/bpasst_maps.h: flow id -> struct bp_flow_mirror), for bpftool and later programs.
  * The packet path never touches it: main.c's 1 s timer calls mirror_tick(), which
- *   1. walks the TCP and the UDP table (tcp_flow_foreach(), udp_flow_foreach(): read-only views,
- *      flow/flow_view.h) and builds each flow's entry: protocol, state, the guest's view of the
- *      addresses and ports (tap side), our socket's addresses (host side), bytes each way;
+ *   1. walks the TCP, UDP and ICMP echo tables (tcp_flow_foreach(), udp_flow_foreach(),
+ *      ping_flow_foreach(): read-only views, flow/flow_view.h) and pasta's spliced TCP
+ *      connections (tcp_splice_conn_at()), and builds each flow's entry: protocol, state, the
+ *      guest's view of the addresses and ports (tap side), our socket's addresses (host side),
+ *      bytes each way, flags;
  *   2. writes the entry (bp_loader_mirror_update(), forced: this walk is the rate limit) only if
  *      it differs from what was last written for that id, so idle flows cost nothing;
  *   3. deletes the entry of every id written before and not seen in this walk (the flow ended,
@@ -19,8 +21,16 @@
  * connected); in between, the addresses are taken from the last entry. A UDP flow without a
  * socket of its own (inbound through a -u listener) shows its peer only.
  *
+ * Spliced connections (BP_FLOW_F_SPLICED) have no tap: their "tap" side is our socket inside the
+ * namespace seen from the namespace's endpoint (src = that endpoint: the server for -t, the
+ * client for -T; dst = our socket), the host side our socket on the host (src = it, dst = its
+ * peer); bytes_from_guest are the bytes relayed from the namespace's endpoint, bytes_to_guest
+ * those relayed to it (bytes redirected by the loopback bypass are not seen by us: see
+ * bypass_ends). BP_FLOW_F_BYPASS_C2S / _S2C say which directions the bypass carries. Echo flows
+ * show their ping socket's local address (the port is the kernel's identifier) and no peer.
+ *
  * State: one fixed array indexed by flow id (MIRROR_FLOW_IDS: the TCP table's slots, then the
- * UDP table's, see mirror.h), holding what was last written for each id and the number of the
+ * UDP table's, the spliced connections', the echo flows', see mirror.h), holding what was last written for each id and the number of the
  * walk that last saw it, plus the walk counter and its time. Static: untouched (never paged in)
  * while the fast path is off. No allocation.
  */
@@ -119,6 +129,27 @@ static void mirror_host_side(const struct flow_view *v, struct bp_flow_side *h)
 		mirror_addr_from_sa(v->host_peer, v->host_peer_len, h->dst_addr, &h->dst_port);
 }
 
+/* Write e as flow id's entry unless it is what was written last (same_flow: the id holds the
+ * same flow as then). */
+static void mirror_put(struct bp_loader *l, uint32_t id, uint32_t gen, bool same_flow,
+		       const struct bp_flow_mirror *e)
+{
+	struct mirror_slot *s = &mirror_slots[id];
+	int rc;
+
+	if (same_flow && !memcmp(&s->last, e, offsetof(struct bp_flow_mirror, updated_ns)))
+		return; /* unchanged: no syscall */
+	rc = bp_loader_mirror_update(l, id, e, true);
+	if (rc < 0) {
+		log_ratelimited(LOG_LVL_DEBUG, "flow mirror: update of flow %u: %s", id,
+				strerror(-rc));
+		return;
+	}
+	s->written = true;
+	s->gen = gen;
+	s->last = *e;
+}
+
 static void mirror_flow(const struct flow_view *v, void *arg)
 {
 	const struct mirror_walk *w = arg;
@@ -126,7 +157,6 @@ static void mirror_flow(const struct flow_view *v, void *arg)
 	struct mirror_slot *s;
 	uint32_t id;
 	bool same_flow;
-	int rc;
 
 	if (v->index >= w->limit)
 		return; /* cannot happen with the default table sizes (mirror.h) */
@@ -150,21 +180,81 @@ static void mirror_flow(const struct flow_view *v, void *arg)
 		e.host = s->last.host;
 	else
 		mirror_host_side(v, &e.host);
-
-	if (same_flow && !memcmp(&s->last, &e, offsetof(struct bp_flow_mirror, updated_ns)))
-		return; /* unchanged: no syscall */
-	rc = bp_loader_mirror_update(w->loader, id, &e, true);
-	if (rc < 0) {
-		log_ratelimited(LOG_LVL_DEBUG, "flow mirror: update of flow %u: %s", id,
-				strerror(-rc));
-		return;
-	}
-	s->written = true;
-	s->gen = v->gen;
-	s->last = e;
+	mirror_put(w->loader, id, v->gen, same_flow, &e);
 }
 
-void mirror_tick(const struct tcp_ctx *t, const struct udp_ctx *u)
+/* The tap side of a spliced connection: our namespace-side socket seen from its peer. */
+static void mirror_splice_sides(const struct tcp_splice_conn *c, struct bp_flow_mirror *e)
+{
+	int ns_sock = c->from_ns ? c->sock[0] : c->sock[1];
+	int host_sock = c->from_ns ? c->sock[1] : c->sock[0];
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&e->tap, 0, sizeof(e->tap));
+	memset(&e->host, 0, sizeof(e->host));
+	len = sizeof(ss);
+	if (!getpeername(ns_sock, (struct sockaddr *)&ss, &len))
+		mirror_addr_from_sa((struct sockaddr *)&ss, len, e->tap.src_addr, &e->tap.src_port);
+	len = sizeof(ss);
+	if (!getsockname(ns_sock, (struct sockaddr *)&ss, &len))
+		mirror_addr_from_sa((struct sockaddr *)&ss, len, e->tap.dst_addr, &e->tap.dst_port);
+	len = sizeof(ss);
+	if (!getsockname(host_sock, (struct sockaddr *)&ss, &len))
+		mirror_addr_from_sa((struct sockaddr *)&ss, len, e->host.src_addr,
+				    &e->host.src_port);
+	len = sizeof(ss);
+	if (!getpeername(host_sock, (struct sockaddr *)&ss, &len))
+		mirror_addr_from_sa((struct sockaddr *)&ss, len, e->host.dst_addr,
+				    &e->host.dst_port);
+}
+
+static void mirror_splice(struct bp_loader *l, const struct tcp_splice *sp)
+{
+	unsigned cap = tcp_splice_capacity(sp), i;
+
+	if (cap > MIRROR_PING_BASE - MIRROR_SPLICE_BASE)
+		cap = MIRROR_PING_BASE - MIRROR_SPLICE_BASE; /* not with the default sizes */
+	for (i = 0; i < cap; i++) {
+		const struct tcp_splice_conn *c = tcp_splice_conn_at(sp, i);
+		uint32_t id = MIRROR_SPLICE_BASE + i;
+		struct mirror_slot *s = &mirror_slots[id];
+		int from_guest = c && c->from_ns ? 0 : 1; /* direction coming from the namespace */
+		struct bp_flow_mirror e;
+		bool same_flow;
+
+		if (!c)
+			continue;
+		s->seen = mirror_walk_no;
+		memset(&e, 0, sizeof(e));
+		e.proto = IPPROTO_TCP;
+		e.flags = BP_FLOW_F_SPLICED;
+		if (c->byp.dir[0].state == TCP_SPLICE_BYP_REDIRECT)
+			e.flags |= BP_FLOW_F_BYPASS_C2S;
+		if (c->byp.dir[1].state == TCP_SPLICE_BYP_REDIRECT)
+			e.flags |= BP_FLOW_F_BYPASS_S2C;
+		if (c->connecting)
+			e.state = BP_FLOW_STATE_NEW;
+		else if (c->dir[0].eof || c->dir[1].eof)
+			e.state = BP_FLOW_STATE_CLOSING;
+		else
+			e.state = BP_FLOW_STATE_ESTABLISHED;
+		e.bytes_from_guest = c->dir[from_guest].relayed;
+		e.bytes_to_guest = c->dir[!from_guest].relayed;
+		same_flow = s->written && s->gen == c->gen && s->last.proto == e.proto &&
+			(s->last.flags & BP_FLOW_F_SPLICED);
+		if (same_flow && s->last.state == e.state) {
+			e.tap = s->last.tap;
+			e.host = s->last.host;
+		} else {
+			mirror_splice_sides(c, &e);
+		}
+		mirror_put(l, id, c->gen, same_flow, &e);
+	}
+}
+
+void mirror_tick(const struct tcp_ctx *t, const struct udp_ctx *u, const struct tcp_splice *sp,
+		 const struct ping_table *p)
 {
 	struct bp_loader *l = fastpath_loader();
 	struct mirror_walk w = { .loader = l };
@@ -184,8 +274,13 @@ void mirror_tick(const struct tcp_ctx *t, const struct udp_ctx *u)
 	w.limit = MIRROR_UDP_BASE;
 	tcp_flow_foreach(t, mirror_flow, &w);
 	w.base = MIRROR_UDP_BASE;
-	w.limit = MIRROR_FLOW_IDS - MIRROR_UDP_BASE;
+	w.limit = MIRROR_SPLICE_BASE - MIRROR_UDP_BASE;
 	udp_flow_foreach(u, mirror_flow, &w);
+	if (sp)
+		mirror_splice(l, sp);
+	w.base = MIRROR_PING_BASE;
+	w.limit = MIRROR_FLOW_IDS - MIRROR_PING_BASE;
+	ping_flow_foreach(p, mirror_flow, &w);
 
 	for (id = 0; id < MIRROR_FLOW_IDS; id++) {
 		struct mirror_slot *s = &mirror_slots[id];

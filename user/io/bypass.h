@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bypass.h - the loopback bypass (--bpf-bypass) seen from the daemon: start, hand-over, stop
+ *
+ * pasta's TCP loopback forwards (-t from the host's loopback, -T from the namespace's) are
+ * relayed by flow/tcp_splice.c. With --bpf-bypass and enough privilege, the BPF programs behind
+ * loader/bypass.h let the client's and the server's own sockets send straight into each other's
+ * receive queues, and this module decides, per connection and direction, when that may start
+ * without reordering the stream. The whole protocol is the theory of operation of bypass.c.
+ *
+ * main.c: bypass_start() after tcp_splice_new() and fastpath_start(), before privileges are
+ * dropped; EPOLL_KIND_BYPASS -> bypass_timer_event(); the 1 s timer -> bypass_tick();
+ * bypass_stop() first thing in the exit path (before the splice table is freed). One bypass per
+ * process: the state is kept in bypass.c.
+ */
+#ifndef BPASST_IO_BYPASS_H
+#define BPASST_IO_BYPASS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "bpasst_bypass.h"
+#include "core/config.h"
+#include "flow/tcp_splice.h"
+#include "io/ns.h"
+
+#define BYPASS_RETRY_FIRST_MS 1 /* first retry of a postponed hand-over */
+#define BYPASS_RETRY_MAX_MS 50 /* back-off cap */
+#define BYPASS_MAX_ATTEMPTS 40 /* per direction and episode, then gave_up (about 1.5 s) */
+#define BYPASS_REARM_MS 1000 /* a direction that gave up tries again after this, if it moved data */
+#define BYPASS_ENDS_TRIES 6 /* looks for the server's endpoint (1, 2, 4, ... ms apart) */
+
+/* Decide (c->bpf_bypass, pasta, c->bpf not off, a TCP splice table with forwards), start the
+ * programs (loader/bypass.h), register our loopback listeners and install the splice hooks.
+ * Logs one line at info level: "BPF bypass: on (...)" or "BPF bypass: off: <reason>". Returns 0
+ * (on, or off with --bpf auto), or -1 when --bpf on and the bypass was asked for but cannot be
+ * had (logged as an error: the caller exits). Nothing is done without --bpf-bypass. */
+int bypass_start(const struct config *c, const struct ns_state *ns, struct tcp_splice *s,
+		 int epollfd, uid_t run_uid, gid_t run_gid);
+
+/* EPOLL_KIND_BYPASS: the retry timer expired. */
+void bypass_timer_event(void);
+
+/* From the 1 s timer: refresh each bypassed direction's state, re-arm directions that gave up,
+ * write struct bp_bypass_daemon_stats to its map if it changed. */
+void bypass_tick(void);
+
+/* Remove every map entry of live connections, unhook, log the counters, detach and unpin. Safe
+ * when off, twice, and in a forked child (does nothing there). */
+void bypass_stop(void);
+
+/* Is the bypass on? */
+bool bypass_active(void);
+
+/* ---- Pure parts, exported for the unit tests ---- */
+
+/* The outcome of one hand-over attempt for one direction. */
+enum bypass_verdict {
+	BYPASS_GRANT = 0, /* write the permission */
+	BYPASS_WAIT_PENDING, /* our pipe still holds bytes of the direction */
+	BYPASS_WAIT_COUNT, /* the sender sent more than we relayed (in flight towards us) */
+	BYPASS_WAIT_OUTQ, /* our socket towards the receiver has unacknowledged bytes */
+	BYPASS_WAIT_RQUEUE, /* the receiver has not read everything */
+	BYPASS_WAIT_DIAG, /* the receiver's queue could not be read (sock_diag failed) */
+};
+
+/* The two queries that cost a syscall, asked only when the cheap checks passed, in this order.
+ * Each returns 0 and the byte count, or -errno. */
+struct bypass_probes {
+	int (*outq)(void *arg, uint32_t *bytes); /* SIOCOUTQ of our socket towards the receiver */
+	int (*rqueue)(void *arg, uint32_t *bytes); /* the receiver's idiag_rqueue */
+	void *arg;
+};
+
+/* The hand-over rule for one direction: pending = bytes in our pipe, relayed = bytes we wrote
+ * to the receiver's side, passed = bytes the sender sent over TCP (its bp_bypass_end.passed).
+ * Grant only when pending == 0, passed == relayed, and then (unless nothing was ever sent:
+ * relayed == passed == 0) our out queue and the receiver's receive queue are both empty. */
+enum bypass_verdict bypass_handover_decide(uint32_t pending, uint64_t relayed, uint64_t passed,
+					   const struct bypass_probes *p);
+
+const char *bypass_verdict_name(enum bypass_verdict v);
+
+/* An endpoint's key from what it sees as its own address (local) and its peer's (remote): the
+ * other way round from our socket's getpeername()/getsockname(). IPv4-mapped IPv6 addresses
+ * become AF_INET keys. 0, or -EAFNOSUPPORT. */
+int bypass_key_from_addrs(struct bp_bypass_key *k, uint64_t netns_cookie,
+			  const struct sockaddr *local, const struct sockaddr *remote);
+
+#endif /* BPASST_IO_BYPASS_H */
