@@ -3,26 +3,54 @@
  * bypass.bpf.c - the loopback bypass (--bpf-bypass): sock_ops, sk_msg and a receive hook
  *
  * Three kinds of program over the maps of include/bpasst_bypass.h (layouts and protocol summary there;
- * the daemon's half of the protocol is in user/io/bypass.c):
+ * the daemon's half of the protocol is in user/io/bypass.c). A forwarded connection has four
+ * sockets: the client's C, our A (accepted C), our B (connected to the server), the server's S.
  *
  * bp_bypass_sockops (sock_ops, attached by the loader to the root of the cgroup v2 hierarchy
- * with a bpf_link): sees every TCP socket of the machine, and acts on two kinds only. At
+ * with a bpf_link): sees every TCP socket of the machine, and acts on three kinds only. At
  * ACTIVE_ESTABLISHED, a socket whose remote end is one of our registered loopback listeners
- * (bypass_listen) is a client endpoint C; at PASSIVE_ESTABLISHED, a socket whose own 4-tuple the
- * daemon registered (bypass_expect) is a server endpoint S. Anything else costs one hash lookup
- * and is left alone. An endpoint goes into bypass_sockets, gets its bypass_ends entry (mode
- * relay) and its bypass_cookies entry, and asks for state callbacks; when it reaches TCP_CLOSE
- * its two entries go (the kernel removes it from the sockhash by itself).
+ * (bypass_listen) is a client endpoint C; a socket whose cookie the daemon registered
+ * (bypass_expect_cookie) is our B: its reversed 4-tuple is the server endpoint's key, which goes
+ * into bypass_expect (the cookie entry is consumed). B's callback runs in tcp_finish_connect(),
+ * before B sends the final ACK of the handshake, so always before S's. At PASSIVE_ESTABLISHED, a
+ * socket whose own 4-tuple is in bypass_expect is a server endpoint S, and the entry is consumed.
+ * Anything else costs two hash lookups (one at PASSIVE_ESTABLISHED) and is left alone. An
+ * endpoint goes into bypass_sockets, gets its bypass_ends entry (mode relay) and its
+ * bypass_cookies entry, and asks for state callbacks; when it reaches TCP_CLOSE its two entries
+ * go (the kernel removes it from the sockhashes by itself).
  *
  * bp_bypass_msg (sk_msg, attached to bypass_sockets): runs at each sendmsg of C or S, under the
- * sender's socket lock. In relay mode it counts what goes over TCP (end.passed) and switches to
- * redirect when the daemon's permission (bypass_ctl) is new and was given for exactly the bytes
- * sent so far. In redirect mode it moves the message into the peer endpoint's receive queue
- * (bpf_msg_redirect_hash with BPF_F_INGRESS) as long as the peer exists, the sender is
- * ESTABLISHED or CLOSE_WAIT and the bytes redirected but not yet read by the peer stay within
- * ctl.budget; otherwise the direction returns to relay (which keeps the byte order: redirected
- * data is read before TCP data) and this message goes over TCP. The verdict is always SK_PASS:
- * an SK_DROP verdict would make every later send on the socket fail with EACCES.
+ * sender's socket lock, and decides where the message goes (bp_bypass_end.mode):
+ *   RELAY    SK_PASS: over TCP to our A or B, then the daemon's splice; counted in end.passed.
+ *   INGRESS  bpf_msg_redirect_hash(BPF_F_INGRESS) into the peer endpoint's psock ingress queue,
+ *            while the bytes redirected and not yet read by the peer stay within ctl.budget;
+ *            counted in end.redirected.
+ *   EGRESS   bpf_msg_redirect_hash(flags 0) into OUR socket towards the peer (bypass_out: C's
+ *            key -> B, S's key -> A), which sends it over TCP: the daemon and its pipes are
+ *            skipped, the receiver's socket is untouched, and B's send buffer gives the sender
+ *            TCP's backpressure (the kernel pushes the message with tcp_sendmsg_locked() on B,
+ *            waiting for B's memory, or returning a short count / EAGAIN to a non-blocking
+ *            sender). Counted in end.egressed when offered: a non-blocking sender's bytes
+ *            refused with EAGAIN and sent again are counted again, so egressed is an upper
+ *            bound, not a byte count (the daemon's relayed counts are exact). Poll semantics
+ *            differ: the sender's own send buffer stays empty, so while our socket is full a
+ *            non-blocking sender is told EAGAIN although poll() says writable (it spins until
+ *            the receiver reads). That is why EGRESS is only used with --bpf-bypass=egress.
+ * Switches, and why each keeps the order of the direction's bytes:
+ *   granted (RELAY, EGRESS or INGRESS -> ctl.target): when ctl.gen != end.used_gen (a permission
+ *     is used once), end.passed == ctl.allow and end.egressed == ctl.allow_egressed (the sender
+ *     sent nothing since the daemon checked) and the sender is ESTABLISHED or CLOSE_WAIT. The
+ *     daemon grants EGRESS only when every passed byte is written into our socket towards the
+ *     receiver (the egress bytes queue behind them in the same socket), and INGRESS only when
+ *     every earlier byte has been read by the receiver (which reads its ingress queue before its
+ *     TCP queue, so nothing earlier may still be waiting there).
+ *   INGRESS -> RELAY (budget: the receiver left more than ctl.budget redirected bytes unread)
+ *     and INGRESS or EGRESS -> RELAY (the peer, the control entry or our socket is missing, or the
+ *     sender is shutting down): always safe: the later bytes go over TCP to A or B, then behind
+ *     everything already in the receiver's queues, or behind the egress bytes already in our
+ *     socket towards it (the relay writes into the same socket).
+ * The verdict is always SK_PASS: SK_DROP (also what a failed redirect returns) would make every
+ * later send on the socket fail with EACCES; a failed redirect sends the message over TCP.
  *
  * The receive hook (optional, one of three programs, chosen by the loader): it tells the sender's
  * budget how much of what it redirected the peer has consumed (end.ingress_read).
@@ -38,9 +66,9 @@
  *     runs after the socket lock is released; its update only ever raises ingress_read.
  * A read that is a peek does not count.
  * Without the hook (read_tracking 0), the sender sets the peer's ingress_read to its own
- * redirected count at each hand-over: the daemon grants one only when everything of that
- * direction reached the receiver and was read (redirected data is read before TCP data, and the
- * hand-over needs the TCP data after it read), so the budget then counts from the hand-over.
+ * redirected count at each hand-over to INGRESS: the daemon grants one only when everything of
+ * that direction reached the receiver and was read, so the budget then counts from the
+ * hand-over.
  *
  * State: only the maps. Each bypass_ends entry is written by programs running for its own
  * socket under that socket's lock (sock_ops at establishment and close, sk_msg at send, the
@@ -87,14 +115,36 @@ struct {
 	__type(value, __u32);
 } bypass_listen SEC(".maps");
 
-/* bypass_expect: the servers our B sockets are about to connect to, by S's own key, value the
- * daemon's flow id (written by the daemon, read by bp_bypass_sockops at PASSIVE_ESTABLISHED). */
+/* bypass_expect: the servers our B sockets are connecting to, by S's own key, value the daemon's
+ * flow id (written by bp_bypass_sockops at B's establishment, or by the daemon; consumed by
+ * bp_bypass_sockops at S's PASSIVE_ESTABLISHED). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT / 2);
 	__type(key, struct bp_bypass_key);
 	__type(value, __u32);
 } bypass_expect SEC(".maps");
+
+/* bypass_expect_cookie: our B sockets about to connect, by socket cookie, value the daemon's
+ * flow id (written by the daemon before connect(); consumed by bp_bypass_sockops at B's
+ * ACTIVE_ESTABLISHED, which turns it into S's bypass_expect entry). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT / 2);
+	__type(key, __u64);
+	__type(value, __u32);
+} bypass_expect_cookie SEC(".maps");
+
+/* bypass_out: per sending endpoint's key, OUR socket towards its peer (C's key -> B, S's key ->
+ * A), inserted by the daemon; the target of egress redirects. No program is attached to it
+ * (its sockets get tcp_bpf's base proto: only recvmsg changes, and only reads psock data first,
+ * of which they have none). Not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, __u64);
+} bypass_out SEC(".maps");
 
 /* bypass_ends: one entry per endpoint in bypass_sockets: its mode and byte counts (written by the
  * programs of that endpoint's socket; read by the daemon, by the peer's bp_bypass_msg and by
@@ -282,16 +332,59 @@ static __always_inline void bp_end_insert(struct bpf_sock_ops *skops, struct bp_
 		     1);
 }
 
+/* The key of the other end of the connection of the socket keyed k (same namespace: loopback). */
+static __always_inline void bp_key_reverse(struct bp_bypass_key *out, const struct bp_bypass_key *k)
+{
+	__builtin_memset(out, 0, sizeof(*out));
+	out->netns_cookie = k->netns_cookie;
+	__builtin_memcpy(out->local_ip, k->remote_ip, sizeof(out->local_ip));
+	__builtin_memcpy(out->remote_ip, k->local_ip, sizeof(out->remote_ip));
+	out->local_port = k->remote_port;
+	out->remote_port = k->local_port;
+	out->family = k->family;
+}
+
+/* Our B became established and its cookie was registered: expect its server endpoint. B asks
+ * for state callbacks so that, should S never become established (a reset handshake), the
+ * expectation goes when B closes. */
+static __always_inline void bp_expect_from_cookie(struct bpf_sock_ops *skops,
+						  const struct bp_bypass_key *key)
+{
+	struct bp_bypass_key skey;
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	__u32 *flow;
+
+	flow = bpf_map_lookup_elem(&bypass_expect_cookie, &cookie);
+	if (!flow)
+		return;
+	bp_key_reverse(&skey, key);
+	if (bpf_map_update_elem(&bypass_expect, &skey, flow, BPF_ANY)) {
+		bp_byp_count(BP_BYP_CNT_INSERT_FAILED, 1);
+	} else {
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+							 BPF_SOCK_OPS_STATE_CB_FLAG);
+		bp_byp_count(BP_BYP_CNT_EXPECT_FROM_COOKIE, 1);
+	}
+	bpf_map_delete_elem(&bypass_expect_cookie, &cookie);
+}
+
 static __always_inline void bp_end_closed(struct bpf_sock_ops *skops)
 {
-	struct bp_bypass_key *key;
+	struct bp_bypass_key *key, bkey, skey;
 	struct bp_bypass_end *end;
 	__u64 cookie = bpf_get_socket_cookie(skops);
 
 	bpf_map_delete_elem(&bypass_readsum, &cookie);
 	key = bpf_map_lookup_elem(&bypass_cookies, &cookie);
-	if (!key)
+	if (!key) {
+		/* Not an endpoint: one of our B (the only other sockets that ask for state
+		 * callbacks). Its server's expectation, if S never consumed it. */
+		if (BP_KEY_FILL(&bkey, skops))
+			return;
+		bp_key_reverse(&skey, &bkey);
+		bpf_map_delete_elem(&bypass_expect, &skey);
 		return;
+	}
 	end = bpf_map_lookup_elem(&bypass_ends, key);
 	/* Only our own entry: the daemon may have removed it, and a new socket reused the key. */
 	if (end && end->socket_cookie == cookie)
@@ -317,11 +410,14 @@ int bp_bypass_sockops(struct bpf_sock_ops *skops)
 		lkey.family = key.family;
 		if (bpf_map_lookup_elem(&bypass_listen, &lkey))
 			bp_end_insert(skops, &key, BP_BYPASS_ROLE_CLIENT);
+		bp_expect_from_cookie(skops, &key);
 	} else if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
 		if (BP_KEY_FILL(&key, skops))
 			return 1;
-		if (bpf_map_lookup_elem(&bypass_expect, &key))
+		if (bpf_map_lookup_elem(&bypass_expect, &key)) {
 			bp_end_insert(skops, &key, BP_BYPASS_ROLE_SERVER);
+			bpf_map_delete_elem(&bypass_expect, &key);
+		}
 	} else if (op == BPF_SOCK_OPS_STATE_CB) {
 		if (skops->args[1] == BPF_TCP_CLOSE)
 			bp_end_closed(skops);
@@ -329,7 +425,7 @@ int bp_bypass_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* ---- sk_msg: relay or redirect, per sendmsg ---- */
+/* ---- sk_msg: relay, ingress or egress, per sendmsg ---- */
 
 static __always_inline int bp_sendable(struct sk_msg_md *msg)
 {
@@ -342,13 +438,8 @@ static __always_inline int bp_sendable(struct sk_msg_md *msg)
 	return state == BPF_TCP_ESTABLISHED || state == BPF_TCP_CLOSE_WAIT;
 }
 
-/* Back to relay: this message (and the next ones) go over TCP. */
-static __always_inline int bp_return(struct bp_bypass_end *end, __u32 reason, __u32 size)
+static __always_inline void bp_count_return(__u32 reason)
 {
-	end->mode = BP_BYPASS_MODE_RELAY;
-	end->returns++;
-	end->last_return = reason;
-	__sync_fetch_and_add(&end->passed, size);
 	switch (reason) {
 	case BP_BYPASS_RET_BUDGET:
 		bp_byp_count(BP_BYP_CNT_RETURN_BUDGET, 1);
@@ -359,11 +450,78 @@ static __always_inline int bp_return(struct bp_bypass_end *end, __u32 reason, __
 	case BP_BYPASS_RET_NO_CTL:
 		bp_byp_count(BP_BYP_CNT_RETURN_NO_CTL, 1);
 		break;
+	case BP_BYPASS_RET_NO_OUT:
+		bp_byp_count(BP_BYP_CNT_RETURN_NO_OUT, 1);
+		break;
 	default:
 		bp_byp_count(BP_BYP_CNT_RETURN_STATE, 1);
 		break;
 	}
+}
+
+/* Back to relay: this message (and the next ones) go over TCP. */
+static __always_inline int bp_return(struct bp_bypass_end *end, __u32 reason, __u32 size)
+{
+	end->mode = BP_BYPASS_MODE_RELAY;
+	end->returns++;
+	end->last_return = reason;
+	__sync_fetch_and_add(&end->passed, size);
+	bp_count_return(reason);
 	bp_byp_count(BP_BYP_CNT_MSGS_RELAYED, 1);
+	return SK_PASS;
+}
+
+static __always_inline void bp_count_to_egress(const struct bp_bypass_end *end)
+{
+	bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_TO_EGRESS_C2S
+							: BP_BYP_CNT_TO_EGRESS_S2C,
+		     1);
+}
+
+/* A permission of the daemon, if it is new and for exactly what was sent so far: switch. */
+static __always_inline void bp_maybe_switch(struct sk_msg_md *msg, struct bp_bypass_end *end,
+					    const struct bp_bypass_ctl *ctl)
+{
+	struct bp_bypass_end *peer;
+	__u32 target = ctl->target;
+
+	if (ctl->gen == end->used_gen || end->passed != ctl->allow ||
+	    end->egressed != ctl->allow_egressed || !bp_sendable(msg))
+		return;
+	if (target != BP_BYPASS_MODE_INGRESS && target != BP_BYPASS_MODE_EGRESS)
+		return;
+	end->used_gen = ctl->gen;
+	end->mode = target;
+	end->handovers++;
+	if (target == BP_BYPASS_MODE_EGRESS) {
+		bp_count_to_egress(end);
+		return;
+	}
+	bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_HANDOVER_C2S
+							: BP_BYP_CNT_HANDOVER_S2C,
+		     1);
+	/* Without read tracking, everything redirected before this hand-over is known to be
+	 * read (see the top of the file): the budget counts from here. */
+	if (!read_tracking) {
+		peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
+		if (peer)
+			peer->ingress_read = end->redirected;
+	}
+}
+
+/* Into our socket towards the peer; RELAY if it is not in bypass_out. */
+static __always_inline int bp_egress(struct sk_msg_md *msg, struct bp_bypass_end *end,
+				     struct bp_bypass_key *key, __u32 size)
+{
+	long ret = bpf_msg_redirect_hash(msg, &bypass_out, key, 0);
+
+	if (ret != SK_PASS)
+		return bp_return(end, BP_BYPASS_RET_NO_OUT, size); /* never SK_DROP: sticky */
+	__sync_fetch_and_add(&end->egressed, size);
+	bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_EGRESS_BYTES_C2S
+							: BP_BYP_CNT_EGRESS_BYTES_S2C,
+		     size);
+	bp_byp_count(BP_BYP_CNT_MSGS_REDIRECTED, 1);
 	return SK_PASS;
 }
 
@@ -383,37 +541,29 @@ int bp_bypass_msg(struct sk_msg_md *msg)
 	if (!end)
 		return SK_PASS;
 	ctl = bpf_map_lookup_elem(&bypass_ctl, &key);
+	if (ctl)
+		bp_maybe_switch(msg, end, ctl);
 
-	if (end->mode != BP_BYPASS_MODE_REDIRECT) {
-		if (!ctl || ctl->gen == end->used_gen || end->passed != ctl->allow ||
-		    !bp_sendable(msg)) {
-			__sync_fetch_and_add(&end->passed, size);
-			bp_byp_count(BP_BYP_CNT_MSGS_RELAYED, 1);
-			return SK_PASS;
-		}
-		end->used_gen = ctl->gen;
-		end->mode = BP_BYPASS_MODE_REDIRECT;
-		end->handovers++;
-		bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_HANDOVER_C2S
-								: BP_BYP_CNT_HANDOVER_S2C,
-			     1);
-		/* Without read tracking, everything redirected before this hand-over is known
-		 * to be read (see the top of the file): the budget counts from here. */
-		if (!read_tracking) {
-			peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
-			if (peer)
-				peer->ingress_read = end->redirected;
-		}
+	if (end->mode == BP_BYPASS_MODE_RELAY) {
+		__sync_fetch_and_add(&end->passed, size);
+		bp_byp_count(BP_BYP_CNT_MSGS_RELAYED, 1);
+		return SK_PASS;
 	}
-
 	if (!ctl)
 		return bp_return(end, BP_BYPASS_RET_NO_CTL, size);
 	if (!bp_sendable(msg))
 		return bp_return(end, BP_BYPASS_RET_STATE, size);
+	if (end->mode == BP_BYPASS_MODE_EGRESS)
+		return bp_egress(msg, end, &key, size);
+
+	/* INGRESS */
 	peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
 	if (!peer)
 		return bp_return(end, BP_BYPASS_RET_NO_PEER, size);
 	unread = end->redirected - peer->ingress_read;
+	/* Over budget: back to the relay, whose TCP backpressure holds the sender until the
+	 * receiver reads (order: see the top). Not to EGRESS: there a stalled non-blocking sender
+	 * is told EAGAIN while poll() says writable, and spins. */
 	if (unread + size > ctl->budget)
 		return bp_return(end, BP_BYPASS_RET_BUDGET, size);
 	ret = bpf_msg_redirect_hash(msg, &bypass_sockets, &ctl->peer, BPF_F_INGRESS);

@@ -22,8 +22,18 @@
  *                    not pinned, so that a killed daemon's sockhash, and with it the sk_msg
  *                    program on every endpoint, goes with its descriptors
  *   bypass_listen    hash, struct bp_bypass_listen -> __u32 (1): our loopback listeners
- *   bypass_expect    hash, struct bp_bypass_key (S's key) -> __u32 flow id: servers about to be
- *                    connected to by our B
+ *   bypass_expect    hash, struct bp_bypass_key (S's key) -> __u32 flow id: the server endpoint
+ *                    that our B is connecting to; created by the sock_ops program itself when B
+ *                    becomes established (B's cookie is in bypass_expect_cookie; B's established
+ *                    callback always runs before S's), deleted when S is inserted
+ *   bypass_expect_cookie  hash, __u64 socket cookie of our B -> __u32 flow id: written by the
+ *                    daemon before B connects (no bind() needed: a port chosen by connect() can be
+ *                    reused while earlier connections sit in TIME_WAIT, one chosen by bind(0)
+ *                    cannot); the program deletes it when it turns it into bypass_expect
+ *   bypass_out       sockhash, struct bp_bypass_key (a SENDER endpoint's key) -> OUR socket
+ *                    towards that sender's peer (C's key -> B, S's key -> A), inserted by the
+ *                    daemon by descriptor; the target of egress redirects. No program is
+ *                    attached to it; not pinned (like bypass_sockets)
  *   bypass_ends      hash, struct bp_bypass_key -> struct bp_bypass_end: one per endpoint in
  *                    bypass_sockets; written by the programs only (the daemon reads, and deletes
  *                    leftovers)
@@ -77,10 +87,30 @@ enum bp_bypass_role {
 	BP_BYPASS_ROLE_SERVER = 2, /* S: accepted our B's connection; sends the s2c direction */
 };
 
+/*
+ * Where what an endpoint sends goes. The daemon's policy (user/io/bypass.c): with
+ * --bpf-bypass (ingress) it grants only INGRESS, and a budget return goes back to RELAY, whose
+ * TCP backpressure holds a sender whose receiver stalls; with --bpf-bypass=egress it grants only
+ * EGRESS. The program itself follows any granted target. Order of a direction's bytes is kept across switches:
+ *   RELAY -> EGRESS   needs every byte the sender passed to TCP written by the relay into our
+ *                     socket towards the receiver (passed == allow, pipe empty): egress data is
+ *                     queued behind it in the same socket.
+ *   RELAY or EGRESS -> INGRESS  needs every earlier byte READ by the receiver (its TCP receive
+ *                     queue empty, our socket towards it fully acknowledged, and the counts
+ *                     unchanged since the daemon checked): the receiver reads its ingress queue
+ *                     before its TCP queue.
+ *   INGRESS -> RELAY (budget) and INGRESS/EGRESS -> RELAY (a target missing) are always safe:
+ *                     later bytes arrive through TCP, which the receiver reads after its ingress
+ *                     queue, and behind what is already in our socket.
+ */
 enum bp_bypass_mode {
-	BP_BYPASS_MODE_RELAY = 0, /* what this endpoint sends goes over TCP to A or B (the relay) */
-	BP_BYPASS_MODE_REDIRECT = 1, /* ... goes straight into the peer endpoint's receive queue */
+	BP_BYPASS_MODE_RELAY = 0, /* over TCP to our A or B, then the daemon's splice relay */
+	BP_BYPASS_MODE_INGRESS = 1, /* straight into the peer endpoint's receive queue */
+	BP_BYPASS_MODE_EGRESS = 2, /* into our socket towards the peer (bypass_out): the daemon and
+				    * the pipes are skipped, the receiver's socket is untouched and
+				    * TCP's backpressure holds */
 };
+#define BP_BYPASS_MODE_REDIRECT BP_BYPASS_MODE_INGRESS /* the first version's name */
 
 /* Why a direction went back from redirect to relay (bp_bypass_end.last_return). */
 enum bp_bypass_return {
@@ -89,6 +119,7 @@ enum bp_bypass_return {
 	BP_BYPASS_RET_NO_PEER, /* the peer endpoint is not in bypass_sockets (closed) */
 	BP_BYPASS_RET_NO_CTL, /* the daemon removed the control entry (connection ending) */
 	BP_BYPASS_RET_STATE, /* the sender is not ESTABLISHED or CLOSE_WAIT */
+	BP_BYPASS_RET_NO_OUT, /* egress: our socket towards the peer is not in bypass_out */
 };
 
 /* An endpoint, written by the programs only. The counters are cumulative since the socket
@@ -97,30 +128,35 @@ struct bp_bypass_end {
 	__u64 socket_cookie;
 	__u64 passed; /* bytes this endpoint sent that went over TCP (mode relay) */
 	__u64 redirected; /* bytes this endpoint sent that went to the peer's receive queue */
+	__u64 egressed; /* bytes this endpoint sent that went into our socket towards the peer */
 	__u64 ingress_read; /* redirected bytes this endpoint has read (receive hook; without it,
 			     * the peer's redirected count at its last hand-over) */
 	__u32 role; /* enum bp_bypass_role */
 	__u32 mode; /* enum bp_bypass_mode */
 	__u32 used_gen; /* bp_bypass_ctl.gen of the last permission used */
-	__u32 handovers; /* relay -> redirect switches */
-	__u32 returns; /* redirect -> relay switches */
+	__u32 handovers; /* switches to INGRESS or EGRESS granted by the daemon */
+	__u32 returns; /* switches the program made by itself (budget, missing target) */
 	__u32 last_return; /* enum bp_bypass_return */
 };
-_Static_assert(sizeof(struct bp_bypass_end) == 56, "bp_bypass_end layout");
+_Static_assert(sizeof(struct bp_bypass_end) == 64, "bp_bypass_end layout");
 
 /* What the daemon allows a sender, written by the daemon only. The program switches the
- * sender's direction to redirect at its next sendmsg when gen != end.used_gen and
- * end.passed == allow (so a permission is used once, and never after the sender sent more than
- * the daemon had relayed and seen consumed when it wrote it). In redirect mode it stays while
- * end.redirected - peer's ingress_read + the message <= budget. */
+ * sender's direction to `target` at its next sendmsg when gen != end.used_gen,
+ * end.passed == allow and end.egressed == allow_egressed (so a permission is used once, and never
+ * after the sender sent more than the daemon had relayed, or seen consumed, when it wrote it).
+ * In INGRESS mode it stays while end.redirected - peer's ingress_read + the message <= budget;
+ * past it, the direction goes back to RELAY. */
 struct bp_bypass_ctl {
-	struct bp_bypass_key peer; /* the other endpoint: where redirected data goes */
-	__u64 allow; /* bytes relayed by the daemon in this direction when it gave permission */
+	struct bp_bypass_key peer; /* the other endpoint: where ingress redirects go */
+	__u64 allow; /* end.passed the permission is for (bytes the relay carried) */
+	__u64 allow_egressed; /* end.egressed the permission is for */
 	__u64 budget; /* bytes redirected and still unread at the peer, at most */
 	__u32 gen; /* bumped by the daemon at every permission; 0 = none given */
 	__u32 flow_id; /* the daemon's connection (for bpftool readers) */
+	__u32 target; /* enum bp_bypass_mode: INGRESS or EGRESS */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct bp_bypass_ctl) == 72, "bp_bypass_ctl layout");
+_Static_assert(sizeof(struct bp_bypass_ctl) == 88, "bp_bypass_ctl layout");
 
 #define BP_BYPASS_BUDGET_DEFAULT (8u << 20) /* bytes unread at a receiver, per direction */
 
@@ -141,6 +177,12 @@ enum bp_bypass_counter {
 	BP_BYP_CNT_RETURN_STATE,
 	BP_BYP_CNT_ENDS_CLOSED, /* endpoint entries removed when their socket closed */
 	BP_BYP_CNT_INGRESS_READ, /* bytes read from redirected data (receive hook) */
+	BP_BYP_CNT_TO_EGRESS_C2S, /* switches to EGRESS (granted) */
+	BP_BYP_CNT_TO_EGRESS_S2C,
+	BP_BYP_CNT_EGRESS_BYTES_C2S, /* bytes sent through our socket by egress redirects */
+	BP_BYP_CNT_EGRESS_BYTES_S2C,
+	BP_BYP_CNT_RETURN_NO_OUT,
+	BP_BYP_CNT_EXPECT_FROM_COOKIE, /* bypass_expect entries made at our B's establishment */
 	BP_BYP_CNT_MAX,
 };
 
@@ -160,6 +202,12 @@ struct bp_bypass_counters {
 	__u64 return_state;
 	__u64 ends_closed;
 	__u64 ingress_read;
+	__u64 to_egress_c2s;
+	__u64 to_egress_s2c;
+	__u64 egress_bytes_c2s;
+	__u64 egress_bytes_s2c;
+	__u64 return_no_out;
+	__u64 expect_from_cookie;
 };
 _Static_assert(sizeof(struct bp_bypass_counters) == BP_BYP_CNT_MAX * sizeof(__u64),
 	       "one __u64 per bypass counter index");
@@ -178,7 +226,13 @@ struct bp_bypass_daemon_stats {
 	__u64 postponed_diag; /* sock_diag failed or did not find the receiver */
 	__u64 gave_up; /* directions left on the relay after too many attempts */
 	__u64 bypassed_now; /* connections with at least one direction redirecting (gauge) */
+	__u64 granted_egress; /* permissions written with target EGRESS */
+	__u64 upgrades; /* EGRESS -> INGRESS permissions */
+	__u64 relayed_c2s; /* bytes our splice relay carried, client to server, all connections
+			    * offered to the bypass (exact: what went through the bypass is the
+			    * rest; the programs' egress counts are upper bounds) */
+	__u64 relayed_s2c;
 };
-_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 96, "bp_bypass_daemon_stats layout");
+_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 128, "bp_bypass_daemon_stats layout");
 
 #endif /* BPASST_BYPASS_H */

@@ -239,6 +239,8 @@ _Static_assert(sizeof(struct bp_flow_side) == 36, "bp_flow_side layout");
 #define BP_FLOW_F_SPLICED (1u << 0) /* pasta's loopback path: no tap side, two sockets of ours */
 #define BP_FLOW_F_BYPASS_C2S (1u << 1) /* loopback bypass: the client's data skips the relay */
 #define BP_FLOW_F_BYPASS_S2C (1u << 2) /* ... and the server's */
+#define BP_FLOW_F_EGRESS_C2S (1u << 3) /* with BYPASS_C2S: through our socket (egress mode) */
+#define BP_FLOW_F_EGRESS_S2C (1u << 4) /* with BYPASS_S2C: the same */
 
 struct bp_flow_mirror {
 	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */

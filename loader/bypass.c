@@ -22,7 +22,8 @@
  *      pin the maps there as bypass_* (mode 0600, chowned when asked), with bypass_instance
  *      naming the owner so that pin.c can tell our pins from a dead instance's.
  * bypass_sockets is not pinned: if the daemon dies, the sockhash goes with its descriptors,
- * which detaches the sk_msg program from every endpoint socket at once.
+ * which detaches the sk_msg program from every endpoint socket at once. Neither is bypass_out
+ * (our own sockets, the egress targets: no program on it), for the same reason.
  *
  * State: struct bp_bypass (the skeleton, the links, the pin paths, which hook runs).
  * bp_bypass_stop() undoes steps 4 to 2: links first (no new endpoint, no redirect), then pins
@@ -185,6 +186,7 @@ struct byp_pin {
 static const struct byp_pin byp_pins[] = {
 	{ "bypass_listen", offsetof(struct bypass, maps.bypass_listen) },
 	{ "bypass_expect", offsetof(struct bypass, maps.bypass_expect) },
+	{ "bypass_expect_cookie", offsetof(struct bypass, maps.bypass_expect_cookie) },
 	{ "bypass_ends", offsetof(struct bypass, maps.bypass_ends) },
 	{ "bypass_ctl", offsetof(struct bypass, maps.bypass_ctl) },
 	{ "bypass_cookies", offsetof(struct bypass, maps.bypass_cookies) },
@@ -347,6 +349,8 @@ static int byp_load(struct bp_bypass *b, uint32_t conns, enum bypass_hook h, cha
 	bpf_map__set_max_entries(b->skel->maps.bypass_cookies, ends);
 	bpf_map__set_max_entries(b->skel->maps.bypass_readsum, ends);
 	bpf_map__set_max_entries(b->skel->maps.bypass_expect, conns);
+	bpf_map__set_max_entries(b->skel->maps.bypass_expect_cookie, conns);
+	bpf_map__set_max_entries(b->skel->maps.bypass_out, ends);
 	for (int i = 0; i < HOOK_NONE; i++)
 		bpf_program__set_autoload(byp_hook_prog(b->skel, (enum bypass_hook)i), i == (int)h);
 	byp_first_warning[0] = '\0';
@@ -611,6 +615,38 @@ int bp_bypass_expect_del(struct bp_bypass *b, const struct bp_bypass_key *server
 	return byp_delete(b->skel->maps.bypass_expect, &c);
 }
 
+int bp_bypass_expect_cookie_add(struct bp_bypass *b, uint64_t cookie, uint32_t flow_id)
+{
+	__u64 k = cookie;
+	__u32 v = flow_id;
+
+	return byp_update(b->skel->maps.bypass_expect_cookie, &k, &v, BPF_ANY);
+}
+
+int bp_bypass_expect_cookie_del(struct bp_bypass *b, uint64_t cookie)
+{
+	__u64 k = cookie;
+
+	return byp_delete(b->skel->maps.bypass_expect_cookie, &k);
+}
+
+int bp_bypass_out_add(struct bp_bypass *b, const struct bp_bypass_key *sender, int our_fd)
+{
+	struct bp_bypass_key c = byp_key(sender);
+	__u64 fd = (__u64)our_fd;
+
+	if (our_fd < 0)
+		return -EBADF;
+	return byp_update(b->skel->maps.bypass_out, &c, &fd, BPF_ANY);
+}
+
+int bp_bypass_out_del(struct bp_bypass *b, const struct bp_bypass_key *sender)
+{
+	struct bp_bypass_key c = byp_key(sender);
+
+	return byp_delete(b->skel->maps.bypass_out, &c);
+}
+
 int bp_bypass_end_get(const struct bp_bypass *b, const struct bp_bypass_key *k,
 		      struct bp_bypass_end *out)
 {
@@ -635,6 +671,9 @@ int bp_bypass_end_del(struct bp_bypass *b, const struct bp_bypass_key *k)
 	if (err)
 		ret = err;
 	err = byp_delete(b->skel->maps.bypass_sockets, &c);
+	if (err && !ret)
+		ret = err;
+	err = byp_delete(b->skel->maps.bypass_out, &c);
 	if (err && !ret)
 		ret = err;
 	return ret;

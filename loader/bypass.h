@@ -56,10 +56,21 @@ int bp_bypass_listen_add(struct bp_bypass *b, const struct bp_bypass_listen *k);
 int bp_bypass_listen_del(struct bp_bypass *b, const struct bp_bypass_listen *k);
 int bp_bypass_expect_add(struct bp_bypass *b, const struct bp_bypass_key *server, uint32_t flow_id);
 int bp_bypass_expect_del(struct bp_bypass *b, const struct bp_bypass_key *server);
+/* Our B's socket cookie (getsockopt SO_COOKIE), before B connects: the sock_ops program turns it
+ * into the bypass_expect entry of the server endpoint when B becomes established. _del is for the
+ * failure paths (the program deletes the entry it used). */
+int bp_bypass_expect_cookie_add(struct bp_bypass *b, uint64_t cookie, uint32_t flow_id);
+int bp_bypass_expect_cookie_del(struct bp_bypass *b, uint64_t cookie);
+/* Egress target of a sender endpoint: our socket towards its peer (C's key -> B, S's key -> A),
+ * by descriptor (bpf_map_update_elem on the sockhash bypass_out). A closed socket leaves the map
+ * by itself; _del returns 0 when there was nothing to delete. */
+int bp_bypass_out_add(struct bp_bypass *b, const struct bp_bypass_key *sender, int our_fd);
+int bp_bypass_out_del(struct bp_bypass *b, const struct bp_bypass_key *sender);
 /* -ENOENT when the endpoint is not (or no longer) in bypass_ends */
 int bp_bypass_end_get(const struct bp_bypass *b, const struct bp_bypass_key *k,
 		      struct bp_bypass_end *out);
-/* Remove an endpoint entry and its socket from the maps (a connection we ended). */
+/* Remove an endpoint entry and its socket from the maps (a connection we ended), and its egress
+ * target from bypass_out. */
 int bp_bypass_end_del(struct bp_bypass *b, const struct bp_bypass_key *k);
 int bp_bypass_ctl_set(struct bp_bypass *b, const struct bp_bypass_key *sender,
 		      const struct bp_bypass_ctl *ctl);

@@ -239,7 +239,7 @@ static const struct conf_opt conf_opts[] = {
 	  "auto: use it if it loads; on: fail without it; off: never" },
 	{ O_BPF_NAME, "bpf-name", 0, "NAME", SCOPE_BOTH, true,
 	  "Name of our pinned BPF objects (default: our PID)" },
-	{ O_BPF_BYPASS, "bpf-bypass", 0, NULL, SCOPE_BOTH, true,
+	{ O_BPF_BYPASS, "bpf-bypass", 0, "[=ingress|egress]", SCOPE_BOTH, true,
 	  "Let the BPF programs pass established flows directly" },
 };
 /* clang-format on */
@@ -496,10 +496,10 @@ static void conf_usage(const struct config *c, FILE *f)
 			continue;
 		if (o->short_name)
 			n = snprintf(left, sizeof(left), "  -%c, --%s%s%s", o->short_name, o->name,
-				     o->arg ? " " : "", o->arg ? o->arg : "");
+				     o->arg && o->arg[0] != '[' ? " " : "", o->arg ? o->arg : "");
 		else
 			n = snprintf(left, sizeof(left), "      --%s%s%s", o->name,
-				     o->arg ? " " : "", o->arg ? o->arg : "");
+				     o->arg && o->arg[0] != '[' ? " " : "", o->arg ? o->arg : "");
 		if (n < 30)
 			fprintf(f, "%-30s %s%s\n", left, o->help,
 				o->implemented ? "" : " [not implemented yet]");
@@ -737,6 +737,12 @@ static int conf_apply(struct config *c, struct conf_state *st, const struct conf
 		return conf_parse_bpf_name(c, arg, err, len);
 	case O_BPF_BYPASS:
 		c->bpf_bypass = true;
+		if (!arg || !strcmp(arg, "ingress"))
+			c->bpf_bypass_mode = BPF_BYPASS_INGRESS;
+		else if (!strcmp(arg, "egress"))
+			c->bpf_bypass_mode = BPF_BYPASS_EGRESS;
+		else
+			return conf_fail(err, len, "'%s' is not ingress or egress", arg);
 		return 0;
 
 	default:
@@ -888,7 +894,10 @@ int conf_parse(struct config *c, int argc, char **argv)
 			continue;
 		longopts[n++] = (struct option){
 			.name = o->name,
-			.has_arg = o->arg ? required_argument : no_argument,
+			/* an argument shown as "[=...]" is optional: --name=VALUE only */
+			.has_arg = !o->arg	   ? no_argument
+				: o->arg[0] == '[' ? optional_argument
+						   : required_argument,
 			.val = o->short_name ? o->short_name : CONF_VAL_LONG_BASE + (int)i,
 		};
 		if (o->short_name && !memchr(optstring, o->short_name, s)) {

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test_bypass.c - the loopback bypass's BPF side with real sockets, no daemon
+ * test_bypass.c - the loopback bypass's BPF side with real sockets, no daemon: the first version
+ * (RELAY and INGRESS) and the loader
  *
- * The test plays all four roles of a forwarded connection itself, in its own network namespace
- * (unshare, lo up) so that nothing touches the machine's traffic, and in a private mount
- * namespace (bpffs mounted there if needed):
+ * The test plays all four roles of a forwarded connection itself (bypass_fixture.h), in its own
+ * network namespace (unshare, lo up) so that nothing touches the machine's traffic, and in a
+ * private mount namespace (bpffs mounted there if needed):
  *   our listener L (registered in bypass_listen) <- client C; A = accept(L)
- *   our B (bound first, S's key registered in bypass_expect) -> server listener; S = accept()
+ *   our B (S's key registered in bypass_expect after bind(), or B's cookie registered in
+ *   bypass_expect_cookie) -> server listener; S = accept()
  * and moves bytes between A and B by hand where the daemon would splice them. For IPv4 and
  * IPv6 it checks:
  *   - C and S are in bypass_ends with their roles, A and B are not; a dual-stack client
@@ -14,319 +16,40 @@
  *   - C's data goes over TCP (to A) before any permission, and after a stale one (allow !=
  *     passed); after a valid one (the relayed bytes read by S first) the next send arrives at S
  *     directly and nothing at A; the counters move; the same permission is not used twice;
- *   - budget: with S not reading, C's redirects stop after the budget and the rest goes to A
- *     (last_return BUDGET), and S still reads the whole stream in order; with a receive hook,
- *     a reading S keeps the direction redirecting well past the budget;
+ *   - budget: with S not reading, C's redirects stop after the budget and the direction goes
+ *     back to RELAY (last_return BUDGET, never EGRESS by itself): the rest goes to A, the test
+ *     relays it to B, and S reads the redirected bytes first, then the relayed ones, in order;
+ *     after that return a new permission (the relay drained, S read everything) redirects
+ *     again; with a receive hook, a reading S keeps the direction in INGRESS well past the
+ *     budget;
  *   - the s2c direction the same way;
  *   - S closed: C's sends still succeed (never EACCES) and go to A (last_return NO_PEER);
- *   - closing every socket removes the endpoints' bypass_ends and bypass_cookies entries.
- * Then: pins and bpftool dumps; the pin directory is shared with a (simulated) tap loader of the
- * same process; stop detaches the sock_ops program from the cgroup and removes the pins; a
- * killed instance leaves no program on the cgroup and its pins go at the next start; without
- * privileges the start falls back with a reason.
+ *   - closing every socket removes the endpoints' bypass_ends and bypass_cookies entries;
+ *   - the server's expectation made by the program from B's registered cookie (no bind), and
+ *     consumed at S's insertion (IPv6 here), as well as by key (IPv4).
+ * Then the loader: pins and bpftool dumps; the pin directory is shared with a (simulated) tap
+ * loader of the same process; stop detaches the sock_ops program from the cgroup and removes the
+ * pins; a killed instance leaves no program on the cgroup and its pins go at the next start;
+ * without privileges the start falls back with a reason.
+ * The second version (EGRESS, A and B in bypass_out) is test_bypass_egress.c.
  *
  * Needs root; exits 77 (SKIP) only when bpf() is not permitted.
  */
-#include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <bpf/bpf.h>
-
-#include "bpasst_bypass.h"
-#include "bpasst_maps.h"
-#include "bpf_check.h"
-#include "bypass.h"
-#include "loader.h"
-
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
+#include "bypass_fixture.h"
 
 #define INSTANCE "bpasst-test-bypass"
-#define CHUNK 16384
-#define BUDGET (4 * CHUNK)
 
-static struct bp_bypass *byp;
-static uint64_t netns_cookie;
-
-/* ---- Sockets ---- */
-
-static void addr_fill(int family, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_loopback;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-	}
-}
-
-static uint16_t local_port(int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len))
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-}
-
-static int tcp_listener(int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	addr_fill(family, 0, &ss, &len);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 8)) {
-		perror("listener");
-		exit(2);
-	}
-	return fd;
-}
-
-static int tcp_connect(int fd, int family, uint16_t port)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	addr_fill(family, port, &ss, &len);
-	return connect(fd, (struct sockaddr *)&ss, len);
-}
-
-/* The loopback address of family in the key format (network order words). */
-static void key_ip(int family, __u32 ip[4])
-{
-	memset(ip, 0, 16);
-	if (family == AF_INET)
-		ip[0] = htonl(INADDR_LOOPBACK);
-	else
-		memcpy(ip, &in6addr_loopback, 16);
-}
-
-static struct bp_bypass_key key_of(int family, uint16_t lport, uint16_t rport)
-{
-	struct bp_bypass_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.netns_cookie = netns_cookie;
-	key_ip(family, k.local_ip);
-	key_ip(family, k.remote_ip);
-	k.local_port = lport;
-	k.remote_port = rport;
-	k.family = (__u8)family;
-	return k;
-}
-
-/* Wait up to ms for fd to be readable: 1 readable, 0 not. */
-static int readable(int fd, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-
-	return poll(&pfd, 1, ms) > 0 && (pfd.revents & POLLIN);
-}
-
-/* Read exactly n bytes within a few seconds. 0, or -1. */
-static int read_exact(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r;
-
-		if (!readable(fd, 3000))
-			return -1;
-		r = recv(fd, (char *)buf + got, n - got, MSG_DONTWAIT);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-static int send_all(int fd, const void *buf, size_t n)
-{
-	ssize_t r = send(fd, buf, n, MSG_NOSIGNAL);
-
-	return r == (ssize_t)n ? 0 : -1;
-}
-
-/* Move n bytes from one of our sockets to the other (what the daemon's splice does). */
-static int relay(int from, int to, size_t n)
-{
-	static char buf[16 * CHUNK];
-
-	if (n > sizeof(buf) || read_exact(from, buf, n))
-		return -1;
-	return send_all(to, buf, n);
-}
+/* ---- The connection checks, per family ---- */
 
 static void fill_pattern(char *buf, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
 		buf[i] = (char)(seed * 131 + i * 7 + (i >> 8));
-}
-
-struct conn {
-	int family;
-	int l, c, a, sl, b, s; /* listener, client, accepted, server listener, our B, server */
-	struct bp_bypass_key ck, sk, ak, bk;
-	struct bp_bypass_listen lk;
-};
-
-static void conn_open(struct conn *x, int family)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uint16_t lport, sport, bport;
-
-	memset(x, 0, sizeof(*x));
-	x->family = family;
-	x->l = tcp_listener(family);
-	lport = local_port(x->l);
-	x->lk.netns_cookie = netns_cookie;
-	key_ip(family, x->lk.ip);
-	x->lk.port = lport;
-	x->lk.family = (__u8)family;
-	CHECK(bp_bypass_listen_add(byp, &x->lk) == 0, "listen_add");
-
-	x->c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	CHECK(tcp_connect(x->c, family, lport) == 0, "connect C: %s", strerror(errno));
-	x->a = accept4(x->l, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(x->a >= 0, "accept A");
-
-	x->sl = tcp_listener(family);
-	sport = local_port(x->sl);
-	x->b = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	addr_fill(family, 0, &ss, &len);
-	CHECK(!bind(x->b, (struct sockaddr *)&ss, len), "bind B");
-	bport = local_port(x->b);
-	x->sk = key_of(family, sport, bport);
-	CHECK(bp_bypass_expect_add(byp, &x->sk, 7) == 0, "expect_add");
-	CHECK(tcp_connect(x->b, family, sport) == 0, "connect B: %s", strerror(errno));
-	x->s = accept4(x->sl, NULL, NULL, SOCK_CLOEXEC);
-	CHECK(x->s >= 0, "accept S");
-	CHECK(bp_bypass_expect_del(byp, &x->sk) == 0, "expect_del");
-
-	x->ck = key_of(family, local_port(x->c), lport);
-	x->ak = key_of(family, lport, local_port(x->c));
-	x->bk = key_of(family, bport, sport);
-}
-
-static void conn_close(struct conn *x)
-{
-	int *fds[] = { &x->c, &x->a, &x->s, &x->b, &x->l, &x->sl };
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-	bp_bypass_listen_del(byp, &x->lk);
-}
-
-static struct bp_bypass_end end_of(const struct bp_bypass_key *k, int *err)
-{
-	struct bp_bypass_end e;
-
-	memset(&e, 0, sizeof(e));
-	*err = bp_bypass_end_get(byp, k, &e);
-	return e;
-}
-
-static struct bp_bypass_counters counters(void)
-{
-	struct bp_bypass_counters c;
-
-	if (bp_bypass_counters(byp, &c))
-		memset(&c, 0xff, sizeof(c));
-	return c;
-}
-
-/* A permission for sender (the daemon's bp_bypass_ctl_set after its checks). */
-static void grant(const struct bp_bypass_key *sender, const struct bp_bypass_key *peer,
-		  uint64_t allow, uint32_t gen, uint64_t budget)
-{
-	struct bp_bypass_ctl ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.peer = *peer;
-	ctl.allow = allow;
-	ctl.gen = gen;
-	ctl.budget = budget;
-	ctl.flow_id = 7;
-	CHECK(bp_bypass_ctl_set(byp, sender, &ctl) == 0, "ctl_set");
-}
-
-/* Number of entries of a pinned map. */
-static int map_entries(const char *name)
-{
-	char path[PATH_MAX + 64], key[64], next[64];
-	int fd, n = 0;
-	void *prev = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", bp_bypass_pin_dir(byp), name);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -1;
-	while (!bpf_map_get_next_key(fd, prev, next) && n < 100000) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		n++;
-	}
-	close(fd);
-	return n;
-}
-
-/* ---- The connection checks, per family ---- */
-
-static void test_roles(struct conn *x)
-{
-	struct bp_bypass_end e;
-	int err;
-
-	e = end_of(&x->ck, &err);
-	CHECK(!err && e.role == BP_BYPASS_ROLE_CLIENT && e.mode == BP_BYPASS_MODE_RELAY &&
-		      e.socket_cookie,
-	      "C not in bypass_ends as client (err %d role %u)", err, e.role);
-	e = end_of(&x->sk, &err);
-	CHECK(!err && e.role == BP_BYPASS_ROLE_SERVER && e.mode == BP_BYPASS_MODE_RELAY,
-	      "S not in bypass_ends as server (err %d role %u)", err, e.role);
-	end_of(&x->ak, &err);
-	CHECK(err == -ENOENT, "our A is in bypass_ends (%d)", err);
-	end_of(&x->bk, &err);
-	CHECK(err == -ENOENT, "our B is in bypass_ends (%d)", err);
 }
 
 static void test_c2s(struct conn *x)
@@ -370,7 +93,7 @@ static void test_c2s(struct conn *x)
 	      (unsigned long long)(c1.handover_c2s - c0.handover_c2s),
 	      (unsigned long long)(c1.bytes_c2s - c0.bytes_c2s));
 	e = end_of(&x->ck, &err);
-	CHECK(!err && e.mode == BP_BYPASS_MODE_REDIRECT && e.redirected == 6 && e.handovers == 1 &&
+	CHECK(!err && e.mode == BP_BYPASS_MODE_INGRESS && e.redirected == 6 && e.handovers == 1 &&
 		      e.used_gen == 2 && e.passed == 8,
 	      "after hand-over: mode %u redirected %llu handovers %u gen %u", e.mode,
 	      (unsigned long long)e.redirected, e.handovers, e.used_gen);
@@ -393,32 +116,66 @@ static void test_c2s(struct conn *x)
 	c1 = counters();
 	CHECK(!err && e.redirected == 6 + (uint64_t)expect_redir * CHUNK &&
 		      e.last_return == BP_BYPASS_RET_BUDGET && e.returns == 1 &&
-		      e.mode == BP_BYPASS_MODE_RELAY,
-	      "budget: redirected %llu (expected %llu) last_return %u returns %u mode %u",
+		      e.mode == BP_BYPASS_MODE_RELAY && e.egressed == 0,
+	      "budget: redirected %llu (expected %llu) last_return %u returns %u mode %u "
+	      "egressed %llu",
 	      (unsigned long long)e.redirected,
 	      (unsigned long long)(6 + (uint64_t)expect_redir * CHUNK), e.last_return, e.returns,
-	      e.mode);
-	CHECK(c1.return_budget == c0.return_budget + 1, "return_budget counter");
+	      e.mode, (unsigned long long)e.egressed);
+	/* Over the budget the direction goes back to RELAY by itself, never to EGRESS. */
+	CHECK(c1.return_budget == c0.return_budget + 1 && c1.to_egress_c2s == c0.to_egress_c2s &&
+		      c1.return_no_out == c0.return_no_out,
+	      "return_budget +%llu to_egress_c2s +%llu return_no_out +%llu",
+	      (unsigned long long)(c1.return_budget - c0.return_budget),
+	      (unsigned long long)(c1.to_egress_c2s - c0.to_egress_c2s),
+	      (unsigned long long)(c1.return_no_out - c0.return_no_out));
 	passed = e.passed;
 	CHECK(passed == 8 + (uint64_t)(8 - expect_redir) * CHUNK, "passed %llu",
 	      (unsigned long long)passed);
-	/* The relay carries the rest; S reads the whole stream in order. */
+	/* The rest arrived at A over TCP; the relay carries it to B. S reads the redirected bytes
+	 * (its ingress queue) first, then the relayed ones: the whole stream in order. */
 	CHECK(relay(x->a, x->b, (size_t)(8 - expect_redir) * CHUNK) == 0, "relay the rest");
-	CHECK(read_exact(x->s, got, 8 * CHUNK) == 0 && !memcmp(got, buf, 8 * CHUNK),
-	      "S did not read the stream in order");
+	CHECK(!readable(x->a, 50), "more than the rest at A");
+	memset(got, 0, sizeof(got));
+	CHECK(read_exact(x->s, got, (size_t)expect_redir * CHUNK) == 0 &&
+		      !memcmp(got, buf, (size_t)expect_redir * CHUNK),
+	      "S did not read the redirected bytes first");
+	CHECK(read_exact(x->s, got + expect_redir * CHUNK, (size_t)(8 - expect_redir) * CHUNK) ==
+			      0 &&
+		      !memcmp(got + expect_redir * CHUNK, buf + expect_redir * CHUNK,
+			      (size_t)(8 - expect_redir) * CHUNK),
+	      "S did not read the relayed bytes after the redirected ones");
+	CHECK(!readable(x->s, 50), "more than the stream at S");
 	/* The used permission does not switch again. */
 	CHECK(send_all(x->c, "x", 1) == 0 && relay(x->a, x->b, 1) == 0 &&
-		      read_exact(x->s, got, 1) == 0,
+		      read_exact(x->s, got, 1) == 0 && got[0] == 'x',
 	      "after the return, data goes over TCP");
 	e = end_of(&x->ck, &err);
-	CHECK(e.mode == BP_BYPASS_MODE_RELAY && e.handovers == 1, "permission used twice");
+	CHECK(e.mode == BP_BYPASS_MODE_RELAY && e.handovers == 1 && e.passed == passed + 1,
+	      "permission used twice: mode %u handovers %u", e.mode, e.handovers);
 
-	/* With the receive hook: a reading S keeps the direction redirecting. */
+	/* After the budget return, a new permission (the relay drained, S read everything)
+	 * redirects again. */
+	grant(&x->ck, &x->sk, e.passed, 3, BUDGET);
+	c0 = counters();
+	fill_pattern(buf, CHUNK, 99);
+	CHECK(send_all(x->c, buf, CHUNK) == 0, "send");
+	CHECK(read_exact(x->s, got, CHUNK) == 0 && !memcmp(got, buf, CHUNK),
+	      "after a new permission: chunk not at S");
+	CHECK(!readable(x->a, 50), "after a new permission: data at A");
+	e = end_of(&x->ck, &err);
+	c1 = counters();
+	CHECK(e.mode == BP_BYPASS_MODE_INGRESS && e.handovers == 2 && e.used_gen == 3 &&
+		      e.returns == 1 && c1.handover_c2s == c0.handover_c2s + 1 &&
+		      c1.bytes_c2s == c0.bytes_c2s + CHUNK,
+	      "new permission after a budget return: mode %u handovers %u gen %u", e.mode,
+	      e.handovers, e.used_gen);
+
+	/* With the receive hook: a reading S keeps the direction in INGRESS past the budget. */
 	if (!tracking) {
 		printf("# no receive hook: the reading-receiver budget check does not apply\n");
 		return;
 	}
-	grant(&x->ck, &x->sk, e.passed, 3, BUDGET);
 	c0 = counters();
 	for (int i = 0; i < 8; i++) {
 		fill_pattern(buf, CHUNK, (unsigned)i + 100);
@@ -428,9 +185,10 @@ static void test_c2s(struct conn *x)
 	}
 	c1 = counters();
 	e = end_of(&x->ck, &err);
-	CHECK(e.mode == BP_BYPASS_MODE_REDIRECT && e.returns == 1 &&
+	CHECK(e.mode == BP_BYPASS_MODE_INGRESS && e.returns == 1 &&
 		      c1.bytes_c2s - c0.bytes_c2s == 8 * CHUNK &&
-		      c1.ingress_read - c0.ingress_read == 8 * CHUNK,
+		      c1.ingress_read - c0.ingress_read == 8 * CHUNK &&
+		      c1.return_budget == c0.return_budget,
 	      "reading receiver: mode %u returns %u bytes %llu read %llu", e.mode, e.returns,
 	      (unsigned long long)(c1.bytes_c2s - c0.bytes_c2s),
 	      (unsigned long long)(c1.ingress_read - c0.ingress_read));
@@ -469,7 +227,7 @@ static void test_no_peer(struct conn *x)
 	int err;
 
 	e = end_of(&x->ck, &err);
-	if (e.mode != BP_BYPASS_MODE_REDIRECT)
+	if (e.mode != BP_BYPASS_MODE_INGRESS)
 		grant(&x->ck, &x->sk, e.passed, 9, BUDGET);
 	c0 = counters();
 	close(x->s);
@@ -549,12 +307,12 @@ static void test_v4mapped(void)
 	bp_bypass_listen_del(byp, &lk);
 }
 
-static void test_family(int family)
+static void test_family(int family, enum conn_expect how)
 {
 	struct bp_bypass_counters c0;
 	struct conn x;
 
-	conn_open(&x, family);
+	conn_open(&x, family, how, 0);
 	test_roles(&x);
 	test_c2s(&x);
 	test_s2c(&x);
@@ -634,21 +392,13 @@ static bool dump_has(const char *map, const char *word)
 	return strstr(out, word) != NULL;
 }
 
-/* Instance names carry the PID: runs of this test in other build directories may overlap. */
-static void params_fill(struct bp_bypass_params *p, const char *instance)
-{
-	memset(p, 0, sizeof(*p));
-	if (instance[0])
-		snprintf(p->instance, sizeof(p->instance), "%s-%u", instance, (unsigned)getpid());
-	p->pin_uid = p->pin_gid = BP_LOADER_NO_CHOWN;
-	p->max_conns = 64;
-}
-
 static void test_pins(const char *cgroup)
 {
-	static const char *const pins[] = { "bypass_listen", "bypass_expect",  "bypass_ends",
-					    "bypass_ctl",    "bypass_cookies", "bypass_counters",
-					    "bypass_daemon", "bypass_instance" };
+	static const char *const pins[] = { "bypass_listen",	    "bypass_expect",
+					    "bypass_expect_cookie", "bypass_ends",
+					    "bypass_ctl",	    "bypass_cookies",
+					    "bypass_counters",	    "bypass_daemon",
+					    "bypass_instance" };
 	struct bp_bypass_daemon_stats ds;
 	char path[PATH_MAX + 64];
 	struct stat st;
@@ -659,6 +409,8 @@ static void test_pins(const char *cgroup)
 	}
 	snprintf(path, sizeof(path), "%s/bypass_sockets", bp_bypass_pin_dir(byp));
 	CHECK(stat(path, &st) && errno == ENOENT, "bypass_sockets must not be pinned");
+	snprintf(path, sizeof(path), "%s/bypass_out", bp_bypass_pin_dir(byp));
+	CHECK(stat(path, &st) && errno == ENOENT, "bypass_out must not be pinned");
 	memset(&ds, 0, sizeof(ds));
 	ds.conns_registered = 3;
 	CHECK(bp_bypass_daemon_stats_set(byp, &ds) == 0, "daemon stats");
@@ -792,66 +544,17 @@ static void test_unprivileged(void)
 	CHECK(!strncmp(line, "BPF bypass: off: bpf() not permitted", 36), "line: %s", line);
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int err;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	err = fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	err = err || ioctl(fd, SIOCSIFFLAGS, &ifr);
-	if (fd >= 0)
-		close(fd);
-	return err ? -1 : 0;
-}
-
-#define STEP(name, call)                                                                           \
-	do {                                                                                       \
-		int before_ = failures;                                                            \
-		call;                                                                              \
-		printf("%s %s\n", failures > before_ ? "not ok" : "ok", name);                     \
-	} while (0)
-
 int main(void)
 {
-	char reason[512], line[768], cgroup[PATH_MAX], root[PATH_MAX];
-	struct bp_bypass_params p;
-	socklen_t len = sizeof(netns_cookie);
+	char line[768], cgroup[PATH_MAX], root[PATH_MAX], dir[PATH_MAX];
 	uint32_t listen_id;
 	struct stat st;
 	char *s, *e;
-	int fd;
+	int rc;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
-	if (bp_loader_probe_bpf(reason, sizeof(reason))) {
-		printf("SKIP: %s\n", reason);
-		return BPF_TEST_SKIP;
-	}
-	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    unshare(CLONE_NEWNET) || lo_up()) {
-		fprintf(stderr, "cannot make private mount and network namespaces: %s\n",
-			strerror(errno));
-		return 1;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &netns_cookie, &len)) {
-		fprintf(stderr, "SO_NETNS_COOKIE: %s\n", strerror(errno));
-		return 1;
-	}
-	close(fd);
-
-	params_fill(&p, INSTANCE);
-	p.verbose = 1;
-	byp = bp_bypass_start(&p, line, sizeof(line));
-	printf("# %s\n", line);
-	CHECK(byp != NULL, "start failed: %s", line);
-	if (!byp)
-		return 1;
-	CHECK(!strncmp(line, "BPF bypass: on (sock_ops on cgroup /", 36), "line: %s", line);
-	printf("# read tracking: %s\n", bp_bypass_read_tracking(byp) ? "yes" : "no");
+	rc = fixture_start(INSTANCE, line, sizeof(line));
+	if (rc)
+		return rc;
 	s = strstr(line, "cgroup ") + 7;
 	e = strchr(s, ',');
 	snprintf(cgroup, sizeof(cgroup), "%.*s", (int)(e ? e - s : 0), s);
@@ -859,17 +562,19 @@ int main(void)
 	*strstr(root, "/bpasst/") = '\0';
 
 	STEP("pins and dumps", test_pins(cgroup));
-	STEP("IPv4: roles, c2s, budget, s2c, no peer, close", test_family(AF_INET));
-	STEP("IPv6: roles, c2s, budget, s2c, no peer, close", test_family(AF_INET6));
+	STEP("IPv4 (expect by key): roles, c2s, budget, s2c, no peer, close",
+	     test_family(AF_INET, EXPECT_KEY));
+	STEP("IPv6 (expect by cookie): roles, c2s, budget, s2c, no peer, close",
+	     test_family(AF_INET6, EXPECT_COOKIE));
 	STEP("IPv4-mapped client keyed as AF_INET, end_del", test_v4mapped());
 	STEP("bypass_counters dump", CHECK(dump_has("bypass_counters", "ends_closed"), "dump"));
 
-	snprintf(reason, sizeof(reason), "%s", bp_bypass_pin_dir(byp));
-	listen_id = pinned_map_id(reason, "bypass_listen");
+	snprintf(dir, sizeof(dir), "%s", bp_bypass_pin_dir(byp));
+	listen_id = pinned_map_id(dir, "bypass_listen");
 	bp_bypass_stop(byp);
 	byp = NULL;
 	STEP("stop", {
-		CHECK(stat(reason, &st) && errno == ENOENT, "pin dir %s left", reason);
+		CHECK(stat(dir, &st) && errno == ENOENT, "pin dir %s left", dir);
 		CHECK(listen_id && cgroup_progs_using(cgroup, listen_id) == 0,
 		      "sock_ops still on %s", cgroup);
 	});

@@ -2,8 +2,12 @@
 /*
  * test_bypass.c - unit tests for io/bypass.c's pure parts, io/sockdiag.c and the splice hooks
  *
- * Pure: bypass_handover_decide() (every verdict, and which probes each one may call: none for
- * the cheap checks, outq before rqueue, nothing after a failed one) and bypass_key_from_addrs()
+ * Pure: bypass_handover_decide() (every verdict and target, per policy: ingress mode grants
+ * only INGRESS, at once when nothing was ever sent, else after outq then rqueue, nothing asked
+ * after a failed one; egress mode grants only EGRESS, on the two cheap checks, with no probe;
+ * nothing for a sender already off the relay (no upgrades) or for a policy that is neither;
+ * a grid of inputs checks that neither mode ever grants the other's target) and
+ * bypass_key_from_addrs()
  * (IPv4, IPv4-mapped IPv6 keyed as IPv4, IPv6, host-order ports, mixed families refused).
  *
  * With real sockets, in a private network namespace (as root; else a user + network namespace;
@@ -81,56 +85,190 @@ static int fake_rqueue(void *arg, uint32_t *bytes)
 	return f->rqueue_ret;
 }
 
-static enum bypass_verdict decide(struct fake_probes *f, uint32_t pending, uint64_t relayed,
-				  uint64_t passed)
+static uint32_t decided_target;
+
+/* One decision with fresh probe call counts and a poisoned target. */
+static enum bypass_verdict decide(struct fake_probes *f, uint32_t grant_mode, uint32_t mode,
+				  uint32_t pending, uint64_t relayed, uint64_t passed,
+				  uint64_t egressed, uint64_t redirected)
 {
 	struct bypass_probes p = { fake_outq, fake_rqueue, f };
+	struct bypass_dir_counts n = {
+		.pending = pending,
+		.relayed = relayed,
+		.passed = passed,
+		.egressed = egressed,
+		.redirected = redirected,
+		.mode = mode,
+	};
 
 	f->outq_calls = f->rqueue_calls = 0;
-	return bypass_handover_decide(pending, relayed, passed, &p);
+	decided_target = 0xdead;
+	return bypass_handover_decide(&n, grant_mode, &p, &decided_target);
 }
 
-static void test_decide(void)
+#define RELAY BP_BYPASS_MODE_RELAY
+#define INGRESS BP_BYPASS_MODE_INGRESS
+#define EGRESS BP_BYPASS_MODE_EGRESS
+
+/* Ingress mode: only INGRESS, with every check unless nothing was ever sent. */
+static void test_decide_ingress(void)
 {
 	struct fake_probes f = { 0 };
 
-	/* Nothing sent yet: granted without asking the kernel anything. */
-	CHECK_EQ(decide(&f, 0, 0, 0), BYPASS_GRANT);
-	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
-	/* Our pipe holds bytes: wait, no probe. */
-	CHECK_EQ(decide(&f, 10, 100, 110), BYPASS_WAIT_PENDING);
-	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
-	/* The sender sent more than we relayed (in flight to us), or (impossible) less. */
-	CHECK_EQ(decide(&f, 0, 100, 150), BYPASS_WAIT_COUNT);
-	CHECK_EQ(decide(&f, 0, 0, 1), BYPASS_WAIT_COUNT);
-	CHECK_EQ(decide(&f, 0, 150, 100), BYPASS_WAIT_COUNT);
-	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
-	/* Our socket still has unacknowledged bytes: the receiver is not asked. */
+	/* Nothing sent yet: INGRESS without asking the kernel anything, even if (impossibly) the
+	 * probes would say no. */
 	f.outq = 5;
-	CHECK_EQ(decide(&f, 0, 100, 100), BYPASS_WAIT_OUTQ);
+	f.rqueue = 7;
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 0, 0, 0, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, INGRESS);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	/* Something was sent (relayed, or redirected or egressed before a return to the relay):
+	 * the probes decide, outq first; never EGRESS. */
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_WAIT_OUTQ);
 	CHECK_EQ(f.outq_calls, 1);
 	CHECK_EQ(f.rqueue_calls, 0);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 0, 0, 0, 4096), BYPASS_WAIT_OUTQ);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 0, 0, 4096, 0), BYPASS_WAIT_OUTQ);
+	CHECK_EQ(f.outq_calls, 1);
 	f.outq = 0;
-	f.outq_ret = -EBADF;
-	CHECK_EQ(decide(&f, 0, 100, 100), BYPASS_WAIT_OUTQ);
+	f.outq_ret = -EBADF; /* the ioctl failed: no look at the receiver */
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_WAIT_OUTQ);
 	CHECK_EQ(f.rqueue_calls, 0);
 	f.outq_ret = 0;
 	/* The receiver has unread bytes, or cannot be found. */
-	f.rqueue = 7;
-	CHECK_EQ(decide(&f, 0, 100, 100), BYPASS_WAIT_RQUEUE);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_WAIT_RQUEUE);
 	CHECK_EQ(f.outq_calls, 1);
 	CHECK_EQ(f.rqueue_calls, 1);
 	f.rqueue = 0;
 	f.rqueue_ret = -ENOENT;
-	CHECK_EQ(decide(&f, 0, 100, 100), BYPASS_WAIT_DIAG);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_WAIT_DIAG);
+	CHECK_EQ(f.rqueue_calls, 1);
 	f.rqueue_ret = 0;
-	/* Everything consumed: granted, after both probes. */
-	CHECK_EQ(decide(&f, 0, 1ull << 40, 1ull << 40), BYPASS_GRANT);
+	CHECK_EQ(decided_target, 0xdead); /* nothing decided without a grant */
+	/* Everything consumed: INGRESS, after both probes (counts past 32 bits). */
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 1ull << 40, 1ull << 40, 0, 1ull << 41),
+		 BYPASS_GRANT);
+	CHECK_EQ(decided_target, INGRESS);
 	CHECK_EQ(f.outq_calls, 1);
 	CHECK_EQ(f.rqueue_calls, 1);
 
+	/* Our pipe holds bytes, or the sender sent more (or, impossibly, less) than we relayed:
+	 * wait, without a probe, even before anything was relayed. */
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 10, 100, 110, 0, 0), BYPASS_WAIT_PENDING);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 10, 0, 0, 0, 0), BYPASS_WAIT_PENDING);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 100, 150, 0, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 0, 1, 0, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(decide(&f, INGRESS, RELAY, 0, 150, 100, 0, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	CHECK_EQ(decided_target, 0xdead);
+
+	/* Not on the relay: nothing, whatever the counts (no upgrade, no switch between bypass
+	 * modes), and no probe. */
+	CHECK_EQ(decide(&f, INGRESS, INGRESS, 0, 0, 0, 0, 0), BYPASS_NOTHING);
+	CHECK_EQ(decide(&f, INGRESS, INGRESS, 0, 100, 100, 0, 500), BYPASS_NOTHING);
+	CHECK_EQ(decide(&f, INGRESS, EGRESS, 0, 100, 100, 1000, 0), BYPASS_NOTHING);
+	CHECK_EQ(decide(&f, INGRESS, EGRESS, 0, 0, 0, 0, 0), BYPASS_NOTHING);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	CHECK_EQ(decided_target, 0xdead);
+}
+
+/* Egress mode: only EGRESS, on the two cheap checks, never a probe. */
+static void test_decide_egress(void)
+{
+	struct fake_probes f = { .outq = 5, .rqueue = 7 };
+
+	/* Nothing sent, or something sent (relayed, egressed before a return to the relay): EGRESS
+	 * at once, even while our socket and the receiver still hold bytes; no probe. */
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 0, 0, 0, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, EGRESS);
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, EGRESS);
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 1ull << 40, 1ull << 40, 1ull << 41, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, EGRESS);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	/* Probes that would fail do not matter either. */
+	f.outq_ret = -EBADF;
+	f.rqueue_ret = -ENOENT;
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 100, 100, 0, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, EGRESS);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	/* The two cheap checks still hold it back. */
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 10, 100, 110, 0, 0), BYPASS_WAIT_PENDING);
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 100, 150, 0, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(decide(&f, EGRESS, RELAY, 0, 150, 100, 0, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(decided_target, 0xdead);
+	/* Already bypassing: nothing (in particular, egress mode never upgrades to INGRESS). */
+	CHECK_EQ(decide(&f, EGRESS, EGRESS, 0, 100, 100, 1000, 0), BYPASS_NOTHING);
+	CHECK_EQ(decide(&f, EGRESS, EGRESS, 0, 0, 0, 0, 0), BYPASS_NOTHING);
+	CHECK_EQ(decide(&f, EGRESS, INGRESS, 0, 0, 0, 0, 0), BYPASS_NOTHING);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	CHECK_EQ(decided_target, 0xdead);
+}
+
+/* "egress mode never grants INGRESS" and "ingress mode never grants EGRESS", over a grid of
+ * modes, counts and probe answers (each case: one number, its digits pick the inputs); and no
+ * mode is granted for a policy that is neither. */
+static void test_decide_exclusive(void)
+{
+	static const uint64_t counts[] = { 0, 1, 100, 1ull << 33 };
+	static const int rets[] = { 0, -EIO };
+	static const uint32_t bytes[] = { 0, 9 };
+	unsigned grants[2] = { 0, 0 }, i, m;
+
+	/* 2 policies x 3 modes x 4 relayed x 4 passed x 4 egressed/redirected x 2 pending x
+	 * 2 x 2 outq answers x 2 x 2 rqueue answers */
+	for (i = 0; i < 2 * 3 * 4 * 4 * 4 * 2 * 16; i++) {
+		unsigned k = i, pol = k % 2, mode, r, x, e, pe;
+		bool quiet, probes_ok, want;
+		struct fake_probes f = { 0 };
+		uint32_t policy = pol ? EGRESS : INGRESS;
+		enum bypass_verdict v;
+
+		k /= 2;
+		mode = k % 3, k /= 3;
+		r = k % 4, k /= 4;
+		x = k % 4, k /= 4;
+		e = k % 4, k /= 4;
+		pe = k % 2, k /= 2;
+		f.outq_ret = rets[k & 1];
+		f.outq = bytes[(k >> 1) & 1];
+		f.rqueue_ret = rets[(k >> 2) & 1];
+		f.rqueue = bytes[(k >> 3) & 1];
+		/* the rule, said another way */
+		quiet = !r && !x && !e && !((e + k) % 4);
+		probes_ok = !f.outq_ret && !f.outq && !f.rqueue_ret && !f.rqueue;
+		want = mode == RELAY && !pe && r == x && (pol || quiet || probes_ok);
+		v = decide(&f, policy, mode, pe ? 3 : 0, counts[r], counts[x], counts[e],
+			   counts[(e + k) % 4]);
+		CHECK_EQ(v == BYPASS_GRANT, want);
+		if (v == BYPASS_GRANT) {
+			CHECK_EQ(decided_target, policy);
+			grants[pol]++;
+		} else {
+			CHECK_EQ(decided_target, 0xdead);
+		}
+		if (policy == EGRESS || mode != RELAY)
+			CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+	}
+	CHECK(grants[0] > 0);
+	CHECK(grants[1] > grants[0]);
+	for (m = RELAY; m <= EGRESS; m++) {
+		struct fake_probes f = { 0 };
+
+		CHECK_EQ(decide(&f, RELAY, m, 0, 0, 0, 0, 0), BYPASS_NOTHING);
+		CHECK_EQ(decide(&f, 7, m, 0, 100, 100, 0, 0), BYPASS_NOTHING);
+		CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
+		CHECK_EQ(decided_target, 0xdead);
+	}
+
 	CHECK(!strcmp(bypass_verdict_name(BYPASS_GRANT), "grant"));
+	CHECK(!strcmp(bypass_verdict_name(BYPASS_WAIT_PENDING), "pending"));
+	CHECK(!strcmp(bypass_verdict_name(BYPASS_WAIT_COUNT), "count"));
+	CHECK(!strcmp(bypass_verdict_name(BYPASS_WAIT_OUTQ), "outq"));
+	CHECK(!strcmp(bypass_verdict_name(BYPASS_WAIT_RQUEUE), "rqueue"));
 	CHECK(!strcmp(bypass_verdict_name(BYPASS_WAIT_DIAG), "diag"));
+	CHECK(!strcmp(bypass_verdict_name(BYPASS_NOTHING), "nothing"));
 	CHECK(!strcmp(bypass_verdict_name((enum bypass_verdict)99), "?"));
 }
 
@@ -580,7 +718,9 @@ static void test_hooks(int af)
 
 int main(void)
 {
-	test_decide();
+	test_decide_ingress();
+	test_decide_egress();
+	test_decide_exclusive();
 	test_key();
 
 	if (!enter_private_ns()) {

@@ -643,6 +643,19 @@ static void test_not_implemented(void)
 	CHECK(OK("passt", "--map-guest-addr", "none")->ip4.map_guest_addr.s_addr == 0,
 	      "--map-guest-addr none");
 	CHECK(OK("pasta", "--bpf-bypass", "1")->bpf_bypass, "--bpf-bypass");
+	c = OK("pasta", "--bpf-bypass", "1");
+	CHECK(c->bpf_bypass && c->bpf_bypass_mode == BPF_BYPASS_INGRESS, "--bpf-bypass: ingress");
+	c = OK("pasta", "--bpf-bypass=egress", "1");
+	CHECK(c->bpf_bypass && c->bpf_bypass_mode == BPF_BYPASS_EGRESS, "--bpf-bypass=egress");
+	c = OK("pasta", "--bpf-bypass=egress", "--bpf-bypass=ingress", "1");
+	CHECK(c->bpf_bypass && c->bpf_bypass_mode == BPF_BYPASS_INGRESS, "last --bpf-bypass wins");
+	/* optional argument: a separate word is not its value but pasta's command */
+	c = OK("pasta", "--bpf-bypass", "egress");
+	CHECK(c->bpf_bypass && c->bpf_bypass_mode == BPF_BYPASS_INGRESS,
+	      "--bpf-bypass egress: 'egress' is the command");
+	FAILS("--bpf-bypass: 'sideways' is not ingress or egress", "pasta", "--bpf-bypass=sideways",
+	      "1");
+	FAILS("--bpf-bypass: '' is not ingress or egress", "pasta", "--bpf-bypass=", "1");
 	FAILS("option --pcap is not implemented yet", "passt", "-p", "/tmp/x.pcap");
 	FAILS("option --vhost-user is not implemented yet", "passt", "--vhost-user");
 	FAILS("option --splice-only is not implemented yet", "pasta", "--splice-only");

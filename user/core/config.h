@@ -31,6 +31,12 @@ enum bpf_mode {
 	BPF_MODE_OFF,
 };
 
+/* --bpf-bypass[=MODE]: how far the loopback bypass may go (io/bypass.c) */
+enum bpf_bypass_mode {
+	BPF_BYPASS_INGRESS = 0, /* into the peer's receive queue, egress as the fallback */
+	BPF_BYPASS_EGRESS, /* only into our socket towards the peer: receivers keep their semantics */
+};
+
 #define CONF_MAX_DNS 4
 #define CONF_MAX_SEARCH 8
 #define CONF_DOMAIN_MAX 254
@@ -152,6 +158,7 @@ struct config {
 	enum bpf_mode bpf;
 	char bpf_name[64]; /* --bpf-name; "" : PID */
 	bool bpf_bypass; /* --bpf-bypass */
+	enum bpf_bypass_mode bpf_bypass_mode; /* --bpf-bypass=MODE (default ingress) */
 };
 
 /* Defaults that apply before any option: modes, "no rule" forwards, fd -1, MAC 9a:55:9a:55:9a:55. */

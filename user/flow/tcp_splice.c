@@ -29,7 +29,9 @@
  * F_SETPIPE_SZ to TCP_SPLICE_PIPE_SIZE once the direction has relayed
  * TCP_SPLICE_PIPE_GROW_AFTER bytes, if the kernel allows it): splice(sock[d] -> pipe), then
  * splice(pipe -> sock[!d]), both SPLICE_F_NONBLOCK, in rounds until the source is empty (a read
- * that finds nothing while the pipe is empty), the destination is full (EAGAIN: `blocked`) or a
+ * that finds nothing while the pipe is empty, or a read shorter than TCP_SPLICE_SHORT_READ: that
+ * saves a syscall per small message, and epoll being level-triggered, anything that came after it
+ * is reported at the next wait), the destination is full (EAGAIN: `blocked`) or a
  * round limit is hit (epoll is level-triggered, so what is left comes back at the next wait).
  * No byte is ever copied to user space. `pending` counts the bytes in the pipe.
  *
@@ -52,14 +54,18 @@
  * freed. Our connect() failing (refused, unreachable) resets the client in the same way.
  *
  * Loopback bypass (--bpf-bypass): user/io/bypass.c registers struct tcp_splice_hooks, and the
- * relay calls them: pre_connect just before sock[1]'s connect() (the bypass binds sock[1] to learn
- * its port and registers the server's 4-tuple), connected once it succeeded (the bypass looks for
- * both endpoints and may hand both directions over at once, before any byte moved), dir_idle
+ * relay calls them: pre_connect just before sock[1]'s connect() (the bypass registers sock[1]'s
+ * socket cookie, so that its programs learn the server's 4-tuple when sock[1] becomes
+ * established; sock[1] is not bound: a port chosen by connect() can be reused while earlier
+ * connections sit in TIME_WAIT), connected once it succeeded (the bypass looks for both
+ * endpoints and may hand both directions over at once, before any byte moved), dir_idle
  * after tcp_splice_move() left a direction's pipe empty without end of stream (the moment a
  * hand-over may be allowed: nothing of that direction is in our hands), and closing before the
  * sockets are closed (the bypass removes its map entries). Everything else stays as above: a
  * direction handed over simply sees no more data on its source socket until the sender returns
- * to the relay (then the data comes here again, in order), and end of stream, resets and the
+ * to the relay (then the data comes here again, in order); in the bypass's egress mode the
+ * kernel writes the sender's data into sock[!d] itself, behind what we relayed, and our relay of
+ * that direction just stays idle. End of stream, resets and the
  * epoll masks work as without the bypass. The hooks write conn->byp only.
  *
  * State: struct tcp_splice_conn per connection (with the bypass's part, conn->byp), indexed by
@@ -85,6 +91,7 @@
 #include "flow/tcp_splice.h"
 
 #define TCP_SPLICE_ROUNDS 16 /* read/write rounds per direction per event */
+#define TCP_SPLICE_SHORT_READ (16 * 1024) /* a read this short drained its socket */
 #define TCP_SPLICE_ACCEPT_BATCH 32
 
 struct tcp_splice {
@@ -660,6 +667,11 @@ static int tcp_splice_move(struct tcp_splice *s, uint32_t idx, int x)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				d->pending += (uint32_t)n;
+				/* A short read (well under a pipe's default 64 KiB) emptied the
+				 * socket: don't spend a syscall to hear EAGAIN. If more came
+				 * meanwhile, level-triggered epoll reports it at the next wait. */
+				if (n < TCP_SPLICE_SHORT_READ)
+					drained = true;
 			} else if (n == 0) {
 				d->eof = true;
 				drained = true;

@@ -60,14 +60,14 @@ struct tcp_splice_dir {
 	uint64_t relayed; /* bytes written to the destination */
 };
 
-/* Where the loopback bypass stands with one direction (owned by user/io/bypass.c, which has the
- * whole protocol in its theory of operation; zero: never looked at). */
+/* Where the loopback bypass stands with one direction (owned by user/io/bypass_grant.c, which
+ * has the per-direction protocol in its theory of operation; zero: never looked at). */
 enum tcp_splice_byp_state {
 	TCP_SPLICE_BYP_NONE = 0, /* no bypass for this direction (yet, or ever) */
 	TCP_SPLICE_BYP_RELAY, /* on the relay; a hand-over may be attempted */
 	TCP_SPLICE_BYP_RETRY, /* an attempt was postponed: the next one at retry_ms */
 	TCP_SPLICE_BYP_GRANTED, /* permission written: the sender switches at its next sendmsg */
-	TCP_SPLICE_BYP_REDIRECT, /* the sender was seen redirecting */
+	TCP_SPLICE_BYP_REDIRECT, /* the sender was seen bypassing the relay (mode: how) */
 	TCP_SPLICE_BYP_GAVE_UP, /* too many attempts in one episode: relay (re-armed later) */
 };
 
@@ -76,18 +76,38 @@ struct tcp_splice_byp_dir {
 	uint8_t attempts; /* in the current hand-over episode */
 	uint16_t delay_ms; /* back-off of the next retry */
 	uint32_t gen; /* of the last permission written, 0: none */
-	uint64_t allow; /* bytes relayed when that permission was written */
+	uint8_t mode; /* enum bp_bypass_mode the sender was last seen in */
+	uint8_t target; /* enum bp_bypass_mode of the last permission */
+	bool ingress_ever; /* an INGRESS permission was written (redirected data may exist) */
+	uint8_t last_wait; /* enum bypass_verdict of the last postponed attempt (RETRY) */
+	uint16_t idle_tries; /* attempts from relay rounds in this episode (sender ahead of us) */
+	uint64_t allow; /* end.passed of that permission (GAVE_UP: bytes relayed at giving up) */
+	uint64_t allow_egressed; /* end.egressed of that permission */
 	uint64_t retry_ms; /* CLOCK_MONOTONIC ms: next attempt (RETRY), re-arm (GAVE_UP) */
 };
 
+/* How the bypass carries a direction as far as the daemon knows: enum bp_bypass_mode, RELAY
+ * unless the sender was seen in INGRESS or EGRESS (for the flow mirror and the counters). */
+static inline uint8_t tcp_splice_byp_mode(const struct tcp_splice_byp_dir *bd)
+{
+	if (bd->state == TCP_SPLICE_BYP_REDIRECT)
+		return bd->mode;
+	return BP_BYPASS_MODE_RELAY;
+}
+
 /* The bypass's part of a connection: the two endpoints' keys and each direction's state. */
 struct tcp_splice_byp {
-	bool keyed; /* key[] is valid (set by the pre_connect hook) */
-	bool expecting; /* key[1] is registered in bypass_expect */
+	bool offered; /* the pre_connect hook saw it: its relayed bytes count in the bypass's
+		       * relayed_c2s / relayed_s2c (until closing adds them to the closed total) */
+	bool keyed; /* key[0] is valid and sock[1]'s cookie is registered (pre_connect hook) */
+	bool expecting; /* b_cookie is in bypass_expect_cookie, or key[1] may be in bypass_expect */
+	bool have_server_key; /* key[1] is valid (known once sock[1] is connected) */
 	bool ends; /* both endpoints were found in bypass_ends */
+	bool outs; /* key[0] -> sock[1] and key[1] -> sock[0] may be in bypass_out (egress mode) */
 	bool queued; /* in the bypass's retry list */
 	bool counted; /* counted as a registered connection */
 	uint8_t ends_tries; /* looks for the endpoints so far */
+	uint64_t b_cookie; /* SO_COOKIE of sock[1] */
 	struct bp_bypass_key key[2]; /* [0] the client C (sends dir 0), [1] the server S */
 	struct tcp_splice_byp_dir dir[2];
 };
@@ -109,7 +129,7 @@ struct tcp_splice_conn {
 
 /* Called by tcp_splice.c when hooks are set (tcp_splice_set_hooks()); conn stays valid for the
  * duration of the call only, and a hook must not call back into tcp_splice.c:
- *   pre_connect  sock[1] is about to connect() (it may be bound to a local address first)
+ *   pre_connect  sock[1] is about to connect() (not bound: connect() picks its port)
  *   connected    sock[1]'s connect() succeeded; the relay starts next
  *   dir_idle     a relay round in direction d left its pipe empty, without end of stream
  *   closing      the connection goes (reset: by an error or a reset, else both FINs relayed);

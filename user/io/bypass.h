@@ -5,8 +5,11 @@
  * pasta's TCP loopback forwards (-t from the host's loopback, -T from the namespace's) are
  * relayed by flow/tcp_splice.c. With --bpf-bypass and enough privilege, the BPF programs behind
  * loader/bypass.h let the client's and the server's own sockets send straight into each other's
- * receive queues, and this module decides, per connection and direction, when that may start
- * without reordering the stream. The whole protocol is the theory of operation of bypass.c.
+ * receive queues (INGRESS, --bpf-bypass or =ingress) or straight into our socket towards the
+ * peer (EGRESS, skipping the daemon, --bpf-bypass=egress), and this module decides, per
+ * connection and direction, when that may start without reordering the stream. The protocol is
+ * in the theories of operation of bypass.c (connections, map entries) and bypass_grant.c (the
+ * policy, per direction).
  *
  * main.c: bypass_start() after tcp_splice_new() and fastpath_start(), before privileges are
  * dropped; EPOLL_KIND_BYPASS -> bypass_timer_event(); the 1 s timer -> bypass_tick();
@@ -29,6 +32,9 @@
 #define BYPASS_RETRY_FIRST_MS 1 /* first retry of a postponed hand-over */
 #define BYPASS_RETRY_MAX_MS 50 /* back-off cap */
 #define BYPASS_MAX_ATTEMPTS 40 /* per direction and episode, then gave_up (about 1.5 s) */
+/* Extra attempts per episode right after a relay round drained a direction whose sender (or
+ * our pipe) was ahead of us (a sender that hardly pauses); not counted in BYPASS_MAX_ATTEMPTS. */
+#define BYPASS_IDLE_TRIES 1024
 #define BYPASS_REARM_MS 1000 /* a direction that gave up tries again after this, if it moved data */
 #define BYPASS_ENDS_TRIES 6 /* looks for the server's endpoint (1, 2, 4, ... ms apart) */
 
@@ -44,7 +50,8 @@ int bypass_start(const struct config *c, const struct ns_state *ns, struct tcp_s
 void bypass_timer_event(void);
 
 /* From the 1 s timer: refresh each bypassed direction's state, re-arm directions that gave up,
- * write struct bp_bypass_daemon_stats to its map if it changed. */
+ * recount bypassed_now and relayed_c2s / relayed_s2c, write struct bp_bypass_daemon_stats to its
+ * map if it changed. */
 void bypass_tick(void);
 
 /* Remove every map entry of live connections, unhook, log the counters, detach and unpin. Safe
@@ -58,28 +65,47 @@ bool bypass_active(void);
 
 /* The outcome of one hand-over attempt for one direction. */
 enum bypass_verdict {
-	BYPASS_GRANT = 0, /* write the permission */
+	BYPASS_GRANT = 0, /* write the permission (for the target decided) */
 	BYPASS_WAIT_PENDING, /* our pipe still holds bytes of the direction */
 	BYPASS_WAIT_COUNT, /* the sender sent more than we relayed (in flight towards us) */
 	BYPASS_WAIT_OUTQ, /* our socket towards the receiver has unacknowledged bytes */
 	BYPASS_WAIT_RQUEUE, /* the receiver has not read everything */
 	BYPASS_WAIT_DIAG, /* the receiver's queue could not be read (sock_diag failed) */
+	BYPASS_NOTHING, /* nothing to attempt: the sender is not on the relay (INGRESS or EGRESS
+			 * already: there are no upgrades), or no mode may be granted */
 };
 
-/* The two queries that cost a syscall, asked only when the cheap checks passed, in this order.
- * Each returns 0 and the byte count, or -errno. */
+/* The two queries that cost a syscall, asked only for INGRESS and only when the cheap checks
+ * passed and something was sent, in this order. Each returns 0 and the byte count, or -errno. */
 struct bypass_probes {
 	int (*outq)(void *arg, uint32_t *bytes); /* SIOCOUTQ of our socket towards the receiver */
 	int (*rqueue)(void *arg, uint32_t *bytes); /* the receiver's idiag_rqueue */
 	void *arg;
 };
 
-/* The hand-over rule for one direction: pending = bytes in our pipe, relayed = bytes we wrote
- * to the receiver's side, passed = bytes the sender sent over TCP (its bp_bypass_end.passed).
- * Grant only when pending == 0, passed == relayed, and then (unless nothing was ever sent:
- * relayed == passed == 0) our out queue and the receiver's receive queue are both empty. */
-enum bypass_verdict bypass_handover_decide(uint32_t pending, uint64_t relayed, uint64_t passed,
-					   const struct bypass_probes *p);
+/* What one attempt looks at: ours (pending = bytes in our pipe, relayed = bytes we wrote to the
+ * receiver's side) and the sender's bp_bypass_end as read just before (passed, egressed,
+ * redirected, mode). */
+struct bypass_dir_counts {
+	uint32_t pending;
+	uint64_t relayed;
+	uint64_t passed;
+	uint64_t egressed;
+	uint64_t redirected;
+	uint32_t mode; /* enum bp_bypass_mode */
+};
+
+/* The hand-over rule for one direction. grant_mode: the only mode the daemon grants,
+ * BP_BYPASS_MODE_INGRESS (--bpf-bypass, =ingress) or BP_BYPASS_MODE_EGRESS (=egress).
+ *   mode not RELAY, or grant_mode neither: NOTHING (no probe);
+ *   pending != 0 -> WAIT_PENDING; passed != relayed -> WAIT_COUNT (no probe);
+ *   EGRESS: GRANT, no probe (egress data queues behind what we relayed into our socket);
+ *   INGRESS: GRANT without probe when nothing was ever sent (relayed, passed, egressed and
+ *     redirected all 0); else outq != 0 (or failing) -> WAIT_OUTQ, then rqueue failing ->
+ *     WAIT_DIAG, != 0 -> WAIT_RQUEUE, else GRANT.
+ * *target is written (= grant_mode) on GRANT only. */
+enum bypass_verdict bypass_handover_decide(const struct bypass_dir_counts *n, uint32_t grant_mode,
+					   const struct bypass_probes *p, uint32_t *target);
 
 const char *bypass_verdict_name(enum bypass_verdict v);
 

@@ -229,10 +229,12 @@ static void mirror_splice(struct bp_loader *l, const struct tcp_splice *sp)
 		memset(&e, 0, sizeof(e));
 		e.proto = IPPROTO_TCP;
 		e.flags = BP_FLOW_F_SPLICED;
-		if (c->byp.dir[0].state == TCP_SPLICE_BYP_REDIRECT)
-			e.flags |= BP_FLOW_F_BYPASS_C2S;
-		if (c->byp.dir[1].state == TCP_SPLICE_BYP_REDIRECT)
-			e.flags |= BP_FLOW_F_BYPASS_S2C;
+		e.flags |= tcp_splice_byp_mode(&c->byp.dir[0]) ? BP_FLOW_F_BYPASS_C2S : 0;
+		e.flags |= tcp_splice_byp_mode(&c->byp.dir[1]) ? BP_FLOW_F_BYPASS_S2C : 0;
+		if (tcp_splice_byp_mode(&c->byp.dir[0]) == BP_BYPASS_MODE_EGRESS)
+			e.flags |= BP_FLOW_F_EGRESS_C2S;
+		if (tcp_splice_byp_mode(&c->byp.dir[1]) == BP_BYPASS_MODE_EGRESS)
+			e.flags |= BP_FLOW_F_EGRESS_S2C;
 		if (c->connecting)
 			e.state = BP_FLOW_STATE_NEW;
 		else if (c->dir[0].eof || c->dir[1].eof)
