@@ -124,58 +124,6 @@ static int byp_libbpf_print(enum libbpf_print_level level, const char *fmt, va_l
 
 /* ---- cgroup v2 ---- */
 
-/* Undo mountinfo's octal escapes (\040 for a space, ...) in place. */
-static void byp_unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* Mount point of the cgroup2 hierarchy, preferring a mount of its root ("/" as the mount's
- * root field; a cgroup namespace may show only a subtree). 0 or -ENOENT. */
-static int byp_cgroup2_root(char out[PATH_MAX])
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	int found = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - "), *fields[5], *save = NULL, *tok;
-		char fstype[64];
-		int n = 0;
-
-		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
-			continue;
-		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 5;
-		     tok = strtok_r(NULL, " ", &save))
-			fields[n++] = tok;
-		if (n < 5)
-			continue;
-		byp_unescape(fields[4]);
-		if (found || !strcmp(fields[3], "/")) {
-			byp_fmt(out, PATH_MAX, "%s", fields[4]);
-			found = 0;
-			if (!strcmp(fields[3], "/"))
-				break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /* ---- Pins ---- */
 
 struct byp_pin {
@@ -431,7 +379,7 @@ struct bp_bypass *bp_bypass_start(const struct bp_bypass_params *p, char *line, 
 	if (p->cgroup_path[0]) {
 		byp_fmt(b->cgroup, sizeof(b->cgroup), "%.*s", (int)sizeof(p->cgroup_path) - 1,
 			p->cgroup_path);
-	} else if (byp_cgroup2_root(b->cgroup)) {
+	} else if (pin_mount_find("cgroup2", NULL, true, b->cgroup)) {
 		return byp_failed(b, "no cgroup v2 hierarchy is mounted", line, line_len,
 				  old_print);
 	}
@@ -698,30 +646,8 @@ int bp_bypass_ctl_del(struct bp_bypass *b, const struct bp_bypass_key *sender)
 
 int bp_bypass_counters(const struct bp_bypass *b, struct bp_bypass_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	struct bp_bypass_counters *percpu;
-	__u32 key = 0;
-
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	percpu = calloc((size_t)ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.bypass_counters), &key, percpu)) {
-		err = -errno;
-	} else {
-		__u64 *total = (__u64 *)sum;
-
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			const __u64 *v = (const __u64 *)&percpu[cpu];
-
-			for (int i = 0; i < BP_BYP_CNT_MAX; i++)
-				total[i] += v[i];
-		}
-	}
-	free(percpu);
-	return err;
+	return pin_percpu_sum(bpf_map__fd(b->skel->maps.bypass_counters), (uint64_t *)sum,
+			      BP_BYP_CNT_MAX);
 }
 
 int bp_bypass_daemon_stats_set(struct bp_bypass *b, const struct bp_bypass_daemon_stats *s)

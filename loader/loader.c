@@ -519,30 +519,8 @@ int bp_loader_mirror_delete(struct bp_loader *l, uint32_t flow_id)
 
 int bp_loader_counters(const struct bp_loader *l, struct bp_tap_counters *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), err = 0;
-	struct bp_tap_counters *percpu;
-	__u32 key = 0;
-
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	percpu = calloc((size_t)ncpu, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(bpf_map__fd(l->skel->maps.tap_counters), &key, percpu)) {
-		err = -errno;
-	} else {
-		__u64 *total = (__u64 *)sum;
-
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			const __u64 *v = (const __u64 *)&percpu[cpu];
-
-			for (int i = 0; i < BP_TAP_CNT_MAX; i++)
-				total[i] += v[i];
-		}
-	}
-	free(percpu);
-	return err;
+	return pin_percpu_sum(bpf_map__fd(l->skel->maps.tap_counters), (uint64_t *)sum,
+			      BP_TAP_CNT_MAX);
 }
 
 const char *bp_loader_pin_dir(const struct bp_loader *l)

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "bpasst_maps.h"
 #include "loader.h"
@@ -67,8 +68,8 @@ static void mountinfo_unescape(char *s)
 	*w = '\0';
 }
 
-/* Mount point of a bpf filesystem from mountinfo, preferring BP_LOADER_PIN_ROOT. 0 or -ENOENT. */
-static int bpffs_from_mountinfo(char root[PATH_MAX])
+int pin_mount_find(const char *fstype, const char *prefer_point, bool prefer_root,
+		   char out[PATH_MAX])
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	char line[4096];
@@ -78,10 +79,11 @@ static int bpffs_from_mountinfo(char root[PATH_MAX])
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char *sep = strstr(line, " - "), *fields[5], *save = NULL, *tok;
-		char fstype[64];
+		char type[64];
+		bool best;
 		int n = 0;
 
-		if (!sep || sscanf(sep + 3, "%63s", fstype) != 1 || strcmp(fstype, "bpf"))
+		if (!sep || sscanf(sep + 3, "%63s", type) != 1 || strcmp(type, fstype))
 			continue;
 		*sep = '\0';
 		for (tok = strtok_r(line, " ", &save); tok && n < 5;
@@ -90,10 +92,12 @@ static int bpffs_from_mountinfo(char root[PATH_MAX])
 		if (n < 5)
 			continue;
 		mountinfo_unescape(fields[4]);
-		if (found || !strcmp(fields[4], BP_LOADER_PIN_ROOT)) {
-			pin_fmt(root, PATH_MAX, "%s", fields[4]);
+		best = (prefer_point && !strcmp(fields[4], prefer_point)) ||
+			(prefer_root && !strcmp(fields[3], "/"));
+		if (found || best) {
+			pin_fmt(out, PATH_MAX, "%s", fields[4]);
 			found = 0;
-			if (!strcmp(fields[4], BP_LOADER_PIN_ROOT))
+			if (best)
 				break;
 		}
 	}
@@ -101,9 +105,32 @@ static int bpffs_from_mountinfo(char root[PATH_MAX])
 	return found;
 }
 
+int pin_percpu_sum(int map_fd, uint64_t *sum, size_t nr_u64)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	uint64_t *percpu;
+	uint32_t key = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc((size_t)ncpu * nr_u64, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(sum, 0, nr_u64 * sizeof(*sum));
+	if (bpf_map_lookup_elem(map_fd, &key, percpu)) {
+		err = -errno;
+	} else {
+		for (int cpu = 0; cpu < ncpu; cpu++)
+			for (size_t i = 0; i < nr_u64; i++)
+				sum[i] += percpu[(size_t)cpu * nr_u64 + i];
+	}
+	free(percpu);
+	return err;
+}
+
 int pin_bpffs_find(char root[PATH_MAX], char *reason, size_t reason_len)
 {
-	int err = bpffs_from_mountinfo(root);
+	int err = pin_mount_find("bpf", BP_LOADER_PIN_ROOT, false, root);
 
 	if (!err)
 		return 0;

@@ -10,12 +10,24 @@
 #define BPASST_LOADER_PIN_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Find a mounted bpffs (preferring /sys/fs/bpf), or mount one at BP_LOADER_PIN_ROOT. Its mount
  * point goes to root. 0, or -errno with a reason. */
 int pin_bpffs_find(char root[PATH_MAX], char *reason, size_t reason_len);
+
+/* Mount point of a filesystem of type fstype (e.g. "bpf", "cgroup2") from /proc/self/mountinfo
+ * into out: the first one found, unless a better one comes: mounted at prefer_point (if not NULL),
+ * or mounting the filesystem's root (mountinfo's root field "/", if prefer_root; a cgroup
+ * namespace may show only a subtree). 0, -ENOENT when there is none, or -errno. */
+int pin_mount_find(const char *fstype, const char *prefer_point, bool prefer_root,
+		   char out[PATH_MAX]);
+
+/* Sum the one slot of per-CPU array map_fd, whose value is nr_u64 __u64 counters, over the
+ * possible CPUs into sum. 0, or -errno. */
+int pin_percpu_sum(int map_fd, uint64_t *sum, size_t nr_u64);
 
 /* Remove every <root>/bpasst/<name>/ whose owner (its pinned "instance" map, else a numeric
  * directory name taken as a PID) is no longer running. Returns how many were removed. */
