@@ -6,7 +6,12 @@ the namespace's 127.0.0.1; the same client and server run for every implementati
 
   direct         no forwarder: client and server in one namespace on 127.0.0.1 (the reference);
   bpasst-bypass  bpasst as root with --bpf-bypass (the data of an established connection moves
-                 between the two endpoint sockets in the kernel, sockmap/sk_msg);
+                 in the kernel, sockmap/sk_msg, straight into the peer endpoint's receive queue:
+                 INGRESS; a receiver that leaves more than the budget unread sends its peer back
+                 to the splice relay, whose TCP backpressure holds it, until it caught up);
+  bpasst-bypass-egress  the same with --bpf-bypass=egress: EGRESS only (into the daemon's own
+                 socket towards the peer: the receiver's socket keeps its full semantics; a
+                 non-blocking sender whose receiver stalls spins, a documented limitation);
   bpasst         bpasst without it (as bpasst-test): the splice path;
   bpasst-root    the same as root, when asked for (--impls +bpasst-root);
   debian-pasta   Debian's /usr/bin/pasta (its splice path).
@@ -27,33 +32,50 @@ Rows (bench "lofwd"), all IPv4:
                  ports; the same for every implementation.
 
 The bypass's figures are its own or none: when the bypass did not start (the daemon printed
-"BPF bypass: off: <reason>", refused the option, or said nothing) every row of bpasst-bypass is
-n/a with that reason.  When it did, its pinned counters (bypass_counters in the directory that
-the "BPF bypass: on (..., maps in DIR)" line names, read with bpftool) are read around each
-throughput and rr measurement: the share of bytes (throughput) or of send calls (rr) that the
-bypass redirected is reported as "bypassed" (%), and a figure below BYPASS_MIN_SHARE % of it is
-replaced by n/a (it would be the splice path's).  Connection-rate rows need the bypass on only:
-they measure what its set-up costs short connections.
+"BPF bypass: off: <reason>", refused the option, or said nothing) every row of that bypass
+variant is n/a with that reason.  When it did, two of its pinned maps (in the directory that the
+"BPF bypass: on (..., maps in DIR)" line names, read with bpftool) are read around each
+throughput and rr measurement: bypass_daemon, the daemon's statistics, whose relayed_c2s and
+relayed_s2c count exactly the bytes its splice relay carried (the daemon rewrites that map once
+a second when it changed, so the reading after a measurement is taken once it went
+DAEMON_STILL s without a change), and bypass_counters, the programs' counters.  The share of the
+bytes moved (throughput: what iperf3 sent, the larger of sent and received, its control
+connection's few kilobytes left out and so counted as relayed; rr: (COUNT + warm-up) x 64 B x 2
+per run) that did not go through the relay is reported as "bypassed" (%),
+the same way for both variants, and a figure below BYPASS_MIN_SHARE % is replaced by n/a with
+the reason (it would be the splice path's).  The programs' counters check the policy: with
+--bpf-bypass the daemon grants INGRESS only (into the receiver's queue; over the budget back to
+the relay), with --bpf-bypass=egress EGRESS only (into the daemon's own socket towards the
+receiver); a variant whose programs switched to the other target has its figures n/a too.  They
+are not used for the share: the egress byte counts are upper bounds (resent bytes count again).
+Connection-rate rows need the bypass on only: they measure what its set-up costs short
+connections.
 
 Targets (issue 7): bypass throughput >= 2x direct (both directions); bypass median latency <=
 direct (free and one CPU); bpasst without the bypass >= Debian's pasta on every throughput,
 latency and connection-rate row; connections per second with the bypass >= 0.8x without.  A
-target whose row is n/a is reported n/a with the reason, and is not met.
+target whose row is n/a is reported n/a with the reason, and is not met.  "bypass" in the
+targets is bpasst-bypass; the egress variant's ratios (against direct and bpasst) are printed in
+the table without a target.
 """
 
 import json
 import os
 import statistics
 import subprocess
+import time
 
 from benchlib.common import (PORT_FWD_CRR, PORT_FWD_IPERF, PORT_FWD_RR, BenchSkip, log, na_row,
                              row, run_in, set_affinity, wait_listening)
 from benchlib.measure import iperf
 
 BENCH = "lofwd"
-IMPLS = ["direct", "bpasst-bypass", "bpasst", "bpasst-root", "debian-pasta"]
+IMPLS = ["direct", "bpasst-bypass", "bpasst-bypass-egress", "bpasst", "bpasst-root",
+         "debian-pasta"]
 BYPASS = "bpasst-bypass"
-BYPASS_MIN_SHARE = 50  # % of the bytes / send calls the bypass must have carried
+BYPASS_EGRESS = "bpasst-bypass-egress"
+BYPASS_IMPLS = (BYPASS, BYPASS_EGRESS)
+BYPASS_MIN_SHARE = 50  # % of the bytes moved that the bypass must have carried
 RR_SIZE = 64
 CRR_PARALLEL = 8
 CRR_MAX_COUNT = 2000000
@@ -63,15 +85,29 @@ CASE_TPUT = {False: "throughput host -> namespace", True: "throughput namespace 
 CASE_RR = {False: "64 B request/response", True: "64 B request/response, one CPU"}
 CASE_CRR = "connections, 1 B request/response"
 
-# struct bp_bypass_counters (include/bpasst_bypass.h), in order: one little-endian __u64 each
+# struct bp_bypass_counters (include/bpasst_bypass.h), in order: one little-endian __u64 each.
+# A daemon built before the EGRESS mode has the first 15 only; the others then read 0.
 BYPASS_COUNTERS = ("insert_client", "insert_server", "insert_failed", "handover_c2s",
                    "handover_s2c", "bytes_c2s", "bytes_s2c", "msgs_redirected", "msgs_relayed",
                    "return_budget", "return_no_peer", "return_no_ctl", "return_state",
-                   "ends_closed", "ingress_read")
+                   "ends_closed", "ingress_read", "to_egress_c2s", "to_egress_s2c",
+                   "egress_bytes_c2s", "egress_bytes_s2c", "return_no_out", "expect_from_cookie")
+BYPASS_COUNTERS_V1 = 15
+# struct bp_bypass_daemon_stats (include/bpasst_bypass.h), in order: one __u64 each; relayed_*
+# are the last two (a daemon without them cannot give the share: its figures are n/a)
+DAEMON_STATS = ("conns_registered", "conns_both_ends", "conns_no_ends", "attempts", "granted",
+                "postponed_pending", "postponed_count", "postponed_outq", "postponed_rqueue",
+                "postponed_diag", "gave_up", "bypassed_now", "granted_egress", "upgrades",
+                "relayed_c2s", "relayed_s2c")
+DAEMON_STILL = 1.15  # s: bypass_daemon is rewritten (when changed) on the daemon's 1 s tick
+DAEMON_SETTLE_MAX = 10  # s
+# the programs' counters that show a switch to the other variant's target
+WRONG_TARGET = {"bpasst-bypass": ("EGRESS", ("to_egress_c2s", "to_egress_s2c")),
+                "bpasst-bypass-egress": ("INGRESS", ("handover_c2s", "handover_s2c"))}
 
 
 # --------------------------------------------------------------------------------------------
-# the bypass's counters
+# the bypass's maps
 
 
 def parse_percpu_dump(doc):
@@ -83,25 +119,44 @@ def parse_percpu_dump(doc):
     if "values" in entry:  # raw: one list of "0x.." bytes per CPU
         for per_cpu in entry["values"]:
             raw = bytes(int(b, 16) for b in per_cpu["value"])
-            if len(raw) < 8 * len(BYPASS_COUNTERS):
-                raise ValueError(f"value of {len(raw)} bytes, expected "
-                                 f"{8 * len(BYPASS_COUNTERS)}")
-            for i, name in enumerate(BYPASS_COUNTERS):
+            if len(raw) < 8 * BYPASS_COUNTERS_V1:
+                raise ValueError(f"value of {len(raw)} bytes, expected at least "
+                                 f"{8 * BYPASS_COUNTERS_V1}")
+            for i, name in enumerate(BYPASS_COUNTERS[:len(raw) // 8]):
                 total[name] += int.from_bytes(raw[8 * i:8 * i + 8], "little")
     elif "formatted" in entry:  # with BTF only
         for per_cpu in entry["formatted"]["values"]:
             for name in BYPASS_COUNTERS:
-                total[name] += int(per_cpu["value"][name])
+                total[name] += int(per_cpu["value"].get(name, 0))
     else:
         raise ValueError(f"unknown map dump format: {str(entry)[:200]}")
     return total
 
 
-def bypass_counters(world):
-    """The bypass's program counters now, summed over CPUs; raises RuntimeError if unreadable."""
+def parse_daemon_dump(doc):
+    """bpftool's JSON dump of the 1-slot array bypass_daemon as {name: value}; raises
+    ValueError without the relayed_* fields."""
+    if not isinstance(doc, list) or not doc:
+        raise ValueError("empty map dump")
+    entry = doc[0]
+    if "formatted" in entry:
+        value = entry["formatted"]["value"]
+        out = {name: int(value[name]) for name in DAEMON_STATS if name in value}
+    elif "value" in entry:
+        raw = bytes(int(b, 16) for b in entry["value"])
+        out = {name: int.from_bytes(raw[8 * i:8 * i + 8], "little")
+               for i, name in enumerate(DAEMON_STATS[:len(raw) // 8])}
+    else:
+        raise ValueError(f"unknown map dump format: {str(entry)[:200]}")
+    if "relayed_c2s" not in out or "relayed_s2c" not in out:
+        raise ValueError("no relayed_c2s/relayed_s2c (a daemon older than the relayed counts)")
+    return out
+
+
+def _dump(world, name):
     if not world.bypass_pins:
         raise RuntimeError("the 'BPF bypass: on' line named no map directory")
-    path = os.path.join(world.bypass_pins, "bypass_counters")
+    path = os.path.join(world.bypass_pins, name)
     try:
         r = subprocess.run(["bpftool", "-j", "map", "dump", "pinned", path],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
@@ -110,44 +165,85 @@ def bypass_counters(world):
     if r.returncode != 0:
         raise RuntimeError(f"bpftool map dump pinned {path}: {r.stderr.strip()[-300:]}")
     try:
-        return parse_percpu_dump(json.loads(r.stdout))
-    except (ValueError, KeyError, TypeError) as e:
+        return json.loads(r.stdout)
+    except ValueError as e:
         raise RuntimeError(f"{path}: {e}") from None
 
 
+def bypass_counters(world):
+    """The bypass's program counters now, summed over CPUs; raises RuntimeError if unreadable."""
+    try:
+        return parse_percpu_dump(_dump(world, "bypass_counters"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise RuntimeError(f"bypass_counters: {e}") from None
+
+
+def daemon_stats(world):
+    """The daemon's statistics now (bypass_daemon); raises RuntimeError if unreadable."""
+    try:
+        return parse_daemon_dump(_dump(world, "bypass_daemon"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise RuntimeError(f"bypass_daemon: {e}") from None
+
+
+def settled_daemon_stats(world):
+    """bypass_daemon once it went DAEMON_STILL s without a change (so every byte relayed before
+    the call is in it); raises RuntimeError if it keeps changing for DAEMON_SETTLE_MAX s."""
+    deadline = time.monotonic() + DAEMON_SETTLE_MAX
+    last = since = None
+    while True:
+        st = daemon_stats(world)
+        now = time.monotonic()
+        moving = {k: v for k, v in st.items() if k != "bypassed_now"}
+        if moving != last:
+            last, since = moving, now
+        elif now - since >= DAEMON_STILL:
+            return st
+        if now > deadline:
+            raise RuntimeError(f"bypass_daemon kept changing for {DAEMON_SETTLE_MAX} s")
+        time.sleep(0.2)
+
+
 def _delta(before, after):
-    return {k: after[k] - before[k] for k in BYPASS_COUNTERS}
+    return {k: after[k] - before[k] for k in before}
 
 
 class BypassWatch:
-    """Counters around one measurement in the bypass world (a no-op in the others)."""
+    """The bypass's maps around one measurement in a bypass world (a no-op in the others)."""
 
     def __init__(self, world):
-        self.on = world.impl == BYPASS
+        self.on = world.impl in BYPASS_IMPLS
         self.world = world
         self.error = None
-        self.before = self.delta = None
+        self.before = self.stats_before = self.delta = self.relayed = None
         if self.on:
             try:
+                self.stats_before = settled_daemon_stats(world)
                 self.before = bypass_counters(world)
             except RuntimeError as e:
-                self.error = f"bypass on, but its counters cannot be read: {e}"
+                self.error = f"bypass on, but its maps cannot be read: {e}"
 
     def stop(self):
-        if self.on and self.error is None:
-            try:
-                self.delta = _delta(self.before, bypass_counters(self.world))
-            except RuntimeError as e:
-                self.error = f"bypass on, but its counters cannot be read: {e}"
+        if not self.on or self.error is not None:
+            return
+        try:
+            self.delta = _delta(self.before, bypass_counters(self.world))
+            stats = _delta(self.stats_before, settled_daemon_stats(self.world))
+        except RuntimeError as e:
+            self.error = f"bypass on, but its maps cannot be read: {e}"
+            return
+        self.relayed = stats["relayed_c2s"] + stats["relayed_s2c"]
+        wrong, names = WRONG_TARGET[self.world.impl]
+        switches = sum(self.delta[n] for n in names)
+        if switches:
+            self.error = (f"{self.world.impl}: the programs switched {switches} times to "
+                          f"{wrong}, which this variant never grants: not its figure")
 
     def share_bytes(self, total):
-        d = self.delta
-        return 100.0 * (d["bytes_c2s"] + d["bytes_s2c"]) / total if total > 0 else 0.0
-
-    def share_msgs(self):
-        d = self.delta
-        n = d["msgs_redirected"] + d["msgs_relayed"]
-        return 100.0 * d["msgs_redirected"] / n if n else 0.0
+        """% of the `total` bytes moved that did not go through the daemon's relay."""
+        if total <= 0:
+            return 0.0
+        return max(0.0, 100.0 * (total - self.relayed) / total)
 
 
 def _checked(world, case, rows, share, what):
@@ -223,7 +319,8 @@ def _throughput(world, args):
         if cpu:
             got.append(row(BENCH, case, world.impl, "forwarder CPU",
                            round(statistics.median(cpu)), "%", "lower", compare=False))
-        total = sum(d["end"]["sum_received"]["bytes"] for d in docs)
+        total = sum(max(d["end"]["sum_sent"]["bytes"], d["end"]["sum_received"]["bytes"])
+                    for d in docs)
         rows += _checked(world, case, got, watch.share_bytes(total) if watch.on else None,
                          "bytes")
     return rows
@@ -260,8 +357,9 @@ def _rr(world, args, exe):
                    round(statistics.median(r["median_us"] for r in res), 1), "us", "lower"),
                row(BENCH, case, world.impl, "p99",
                    round(statistics.median(r["p99_us"] for r in res), 1), "us", "lower")]
-        rows += _checked(world, case, got, watch.share_msgs() if watch.on else None,
-                         "send calls")
+        total = args.rr_runs * (args.lo_rr_count + args.lo_rr_count // 10) * RR_SIZE * 2
+        rows += _checked(world, case, got, watch.share_bytes(total) if watch.on else None,
+                         "bytes")
     return rows
 
 
@@ -316,7 +414,9 @@ def print_table(rows, impls, fmt, print_grid):
     cols = [i for i in IMPLS if i in impls and any(r["impl"] == i for r in mine)]
     refs = [(BYPASS, "direct", "bypass/direct"), (splice, "direct", f"{splice}/direct"),
             ("debian-pasta", "direct", "debian/direct"),
-            (splice, "debian-pasta", f"{splice}/debian"), (BYPASS, splice, f"bypass/{splice}")]
+            (splice, "debian-pasta", f"{splice}/debian"), (BYPASS, splice, f"bypass/{splice}"),
+            (BYPASS_EGRESS, "direct", "egress/direct"),
+            (BYPASS_EGRESS, splice, f"egress/{splice}")]
     refs = [x for x in refs if x[0] in cols and x[1] in cols]
     keys, values, na = [], {}, {}
     for r in mine:
@@ -349,7 +449,8 @@ def print_table(rows, impls, fmt, print_grid):
           "127.0.0.1)")
     print_grid(lines, lambda i: i >= 3)
     print("ratios: the first implementation named against the second, > 1 means the first is "
-          "better (for times: second / first).")
+          "better (for times: second / first); bypass = bpasst-bypass, egress = "
+          "bpasst-bypass-egress (no target).")
     for (case, impl), reason in na.items():
         print(f"n/a: {impl}: {case}: {reason}")
 

@@ -18,6 +18,8 @@ and "the namespace" (where the clients of the outbound rows run) is, per impleme
                  hierarchy and bpffs from the daemon and its pins from us); when the bypass
                  does not start (the daemon prints "BPF bypass: off: <reason>", or refuses the
                  option) the world has lo_na = that reason and the group reports n/a;
+  bpasst-bypass-egress  the same with --bpf-bypass=egress (never into the receiver's queue:
+                 the data goes into the daemon's own socket towards the receiver);
   bpasst-root    like bpasst but as root (the BPF fast path loads if it can); not by default;
   debian-pasta   /usr/bin/pasta, same options as bpasst, as bpasst-test (it misbehaves as root);
   slirp4netns    `unshare --user --net --map-root-user sleep` as bpasst-test, then
@@ -41,8 +43,8 @@ from benchlib.common import (HOST_ADDR_V4, PORT_FWD_CRR, PORT_FWD_IPERF, PORT_FW
                              SLEEP_BOUND, BenchSkip, netns_place, pid_place, proc_ticks, run_in,
                              wait_listening)
 
-ALL_IMPLS = ["veth", "direct", "bpasst", "bpasst-bypass", "bpasst-root", "debian-pasta",
-             "slirp4netns"]
+ALL_IMPLS = ["veth", "direct", "bpasst", "bpasst-bypass", "bpasst-bypass-egress", "bpasst-root",
+             "debian-pasta", "slirp4netns"]
 DEFAULT_IMPLS = [i for i in ALL_IMPLS if i != "bpasst-root"]
 IMPL_NOTES = {
     "veth": "no translator: the namespace's own veth; forward rows: the remote ns connects "
@@ -51,6 +53,8 @@ IMPL_NOTES = {
     "bpasst": f"BUILD/pasta --config-net -t {PORTS_FWD}, as bpasst-test (unprivileged: no BPF; "
               "loopback forward: the splice path)",
     "bpasst-bypass": f"BUILD/pasta --config-net --bpf-bypass -t {PORTS_FWD}, as root",
+    "bpasst-bypass-egress": f"BUILD/pasta --config-net --bpf-bypass=egress -t {PORTS_FWD}, as "
+                            "root",
     "bpasst-root": f"BUILD/pasta --config-net -t {PORTS_FWD}, as root (BPF fast path if it "
                    "loads)",
     "debian-pasta": f"/usr/bin/pasta --config-net -t {PORTS_FWD}, as bpasst-test",
@@ -190,8 +194,9 @@ def _last_line(text):
     return lines[-1][:300] if lines else "(no output)"
 
 
-def setup_bypass(world, args):
-    """bpasst as root with --bpf-bypass; world.lo_na says why the bypass is off, if it is.
+def setup_bypass(world, args, option="--bpf-bypass"):
+    """bpasst as root with `option` (--bpf-bypass or --bpf-bypass=egress); world.lo_na says why
+    the bypass is off, if it is.
 
     The figures of this world must be the bypass's or none: a daemon that refuses the option,
     says "BPF bypass: off: <reason>", or says nothing about it, leaves lo_na set.
@@ -199,24 +204,24 @@ def setup_bypass(world, args):
     from helpers import wait_for
     exe = stage_bpasst(world.topo, args.build)
     try:
-        setup_pasta(world, args, exe, None, extra=["--bpf-bypass"], keep_mounts=True)
+        setup_pasta(world, args, exe, None, extra=[option], keep_mounts=True)
     except (RuntimeError, AssertionError):
         if world.daemon is None or world.daemon.alive():
             raise
         world.daemon.wait(timeout=5)
-        world.lo_na = (f"pasta --bpf-bypass exited {world.daemon.returncode}: "
+        world.lo_na = (f"pasta {option} exited {world.daemon.returncode}: "
                        f"{_last_line(world.daemon.output())}")
         return
     try:
         wait_for(lambda: BYPASS_LINE.search(world.daemon.output()) or not world.daemon.alive(),
                  BYPASS_LINE_TIMEOUT, what="a 'BPF bypass:' line")
     except AssertionError:
-        world.lo_na = (f"no 'BPF bypass: on|off' line from pasta --bpf-bypass within "
+        world.lo_na = (f"no 'BPF bypass: on|off' line from pasta {option} within "
                        f"{BYPASS_LINE_TIMEOUT} s")
         return
     m = BYPASS_LINE.search(world.daemon.output())
     if m is None:
-        world.lo_na = (f"pasta --bpf-bypass exited {world.daemon.returncode}: "
+        world.lo_na = (f"pasta {option} exited {world.daemon.returncode}: "
                        f"{_last_line(world.daemon.output())}")
     elif m.group(1) == "off":
         world.lo_na = f"BPF bypass: off: {m.group(2).strip()}"
@@ -286,6 +291,8 @@ def make_world(impl, args, topo):
         setup_pasta(world, args, exe, None if impl == "bpasst-root" else ensure_user())
     elif impl == "bpasst-bypass":
         setup_bypass(world, args)
+    elif impl == "bpasst-bypass-egress":
+        setup_bypass(world, args, "--bpf-bypass=egress")
     elif impl == "debian-pasta":
         if not os.path.exists("/usr/bin/pasta"):
             raise BenchSkip("/usr/bin/pasta not installed (Debian package passt)")
