@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 
 #include "bypass_fixture.h"
+#include "killed_child.h"
 
 #define INSTANCE "bpasst-test-bypass"
 
@@ -458,43 +459,34 @@ static void test_shared_dir(const char *root)
 		close(fd);
 }
 
-static void test_killed(const char *cgroup)
+/* The child's part of test_killed(): an instance that will be killed. */
+static const char *killed_start(void *arg)
 {
-	char line[512], dir[PATH_MAX] = "";
+	char line[512];
 	struct bp_bypass_params p;
 	struct bp_bypass *b;
-	int pipefd[2], status, i;
+
+	(void)arg;
+	params_fill(&p, "bpasst-test-bypass-killed");
+	b = bp_bypass_start(&p, line, sizeof(line));
+	return b ? bp_bypass_pin_dir(b) : NULL;
+}
+
+static void test_killed(const char *cgroup)
+{
+	char line[512], dir[PATH_MAX];
+	struct bp_bypass_params p;
+	struct bp_bypass *b;
+	int status, i;
 	uint32_t map_id;
 	struct stat st;
 	ssize_t n;
-	pid_t child;
 
-	if (pipe(pipefd)) {
-		CHECK(0, "pipe");
-		return;
-	}
-	child = fork();
-	if (child == 0) {
-		struct bp_bypass *cb;
-
-		close(pipefd[0]);
-		params_fill(&p, "bpasst-test-bypass-killed");
-		cb = bp_bypass_start(&p, line, sizeof(line));
-		if (cb &&
-		    write(pipefd[1], bp_bypass_pin_dir(cb), strlen(bp_bypass_pin_dir(cb))) < 0)
-			_exit(3);
-		close(pipefd[1]);
-		kill(getpid(), SIGKILL);
-		_exit(4);
-	}
-	close(pipefd[1]);
-	n = read(pipefd[0], dir, sizeof(dir) - 1);
-	close(pipefd[0]);
-	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status), "child not killed");
+	n = killed_child_run(killed_start, NULL, dir, &status);
+	CHECK(WIFSIGNALED(status), "child not killed");
 	CHECK(n > 0, "child could not start");
 	if (n <= 0)
 		return;
-	dir[n] = '\0';
 	map_id = pinned_map_id(dir, "bypass_listen");
 	CHECK(map_id != 0, "no bypass_listen pinned by the killed instance");
 	for (i = 0; i < 40 && cgroup_progs_using(cgroup, map_id) != 0; i++)

@@ -41,6 +41,7 @@
 
 #include "bpasst_maps.h"
 #include "bpf_check.h"
+#include "killed_child.h"
 #include "loader.h"
 
 #define TAP "bptap0"
@@ -302,45 +303,34 @@ static void test_start_stop(void)
 	      "clsact qdisc we created is still there: %s", out);
 }
 
+/* The child's part of test_stale(): an instance that will be killed. */
+static const char *stale_start(void *arg)
+{
+	char line[512];
+	struct bp_loader_params p;
+	struct bp_loader *l;
+
+	(void)arg;
+	params_fill(&p, "bpasst-test-stale");
+	l = bp_loader_start(&p, line, sizeof(line));
+	return l ? bp_loader_pin_dir(l) : NULL;
+}
+
 static void test_stale(void)
 {
-	char line[512], stale_dir[PATH_MAX] = "";
+	char line[512], stale_dir[PATH_MAX];
 	struct bp_loader_params p;
 	struct bp_loader *l, *l2;
 	struct stat st;
-	int pipefd[2], status;
+	int status;
 	ssize_t n;
-	pid_t child;
 
 	/* A child starts an instance, reports its pin directory, and is killed with SIGKILL. */
-	if (pipe(pipefd)) {
-		CHECK(0, "pipe");
-		return;
-	}
-	child = fork();
-	if (child == 0) {
-		struct bp_loader *cl;
-
-		close(pipefd[0]);
-		params_fill(&p, "bpasst-test-stale");
-		cl = bp_loader_start(&p, line, sizeof(line));
-		if (cl &&
-		    write(pipefd[1], bp_loader_pin_dir(cl), strlen(bp_loader_pin_dir(cl))) < 0)
-			_exit(3);
-		close(pipefd[1]);
-		kill(getpid(), SIGKILL);
-		_exit(4);
-	}
-	close(pipefd[1]);
-	n = read(pipefd[0], stale_dir, sizeof(stale_dir) - 1);
-	close(pipefd[0]);
-	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
-		      WTERMSIG(status) == SIGKILL,
-	      "child did not die by SIGKILL");
+	n = killed_child_run(stale_start, NULL, stale_dir, &status);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child did not die by SIGKILL");
 	CHECK(n > 0, "child could not start its instance");
 	if (n <= 0)
 		return;
-	stale_dir[n] = '\0';
 	CHECK(!stat(stale_dir, &st), "the killed instance left no pins (%s)", stale_dir);
 	CHECK((n = filters_on_tap()) == 1, "the killed instance's filter is not there (%zd)", n);
 
