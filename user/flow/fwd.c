@@ -77,11 +77,13 @@ static void fwd_rule_families(const struct fwd_rule *r, bool v4, bool v6, bool *
 	*f6 = v6 && (r->af == AF_UNSPEC || r->af == AF_INET6);
 }
 
-static int fwd_open(const struct fwd_rule *r, int af, uint16_t port, int sock_type, int epollfd,
-		    uint32_t kind, uint32_t index)
+/* A bound socket (listening, for SOCK_STREAM) on port: at the rule's address and interface when
+ * r has them, else at the loopback address (loopback) or the wildcard. IP(V6)_RECVERR when
+ * recverr. The socket, or -errno. */
+static int fwd_bound_socket(int af, int sock_type, uint16_t port, const struct fwd_rule *r,
+			    bool loopback, bool recverr)
 {
 	struct sockaddr_storage ss;
-	struct epoll_event ev;
 	socklen_t sl;
 	int fd, one = 1, err;
 
@@ -93,15 +95,21 @@ static int fwd_open(const struct fwd_rule *r, int af, uint16_t port, int sock_ty
 		sa->sin_port = htons(port);
 		if (r && r->has_addr)
 			sa->sin_addr = r->addr.v4;
+		else
+			sa->sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
 		sl = sizeof(*sa);
-	} else {
+	} else if (af == AF_INET6) {
 		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
 
 		sa->sin6_family = AF_INET6;
 		sa->sin6_port = htons(port);
 		if (r && r->has_addr)
 			sa->sin6_addr = r->addr.v6;
+		else
+			sa->sin6_addr = loopback ? in6addr_loopback : in6addr_any;
 		sl = sizeof(*sa);
+	} else {
+		return -EAFNOSUPPORT;
 	}
 	fd = socket(af, sock_type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -109,6 +117,12 @@ static int fwd_open(const struct fwd_rule *r, int af, uint16_t port, int sock_ty
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (af == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (recverr) {
+		if (af == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+	}
 	if (r && r->ifname[0] &&
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, r->ifname,
 		       (socklen_t)strnlen(r->ifname, sizeof(r->ifname))) < 0)
@@ -117,16 +131,30 @@ static int fwd_open(const struct fwd_rule *r, int af, uint16_t port, int sock_ty
 		goto fail;
 	if (sock_type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
 		goto fail;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.u64 = epoll_ref_make((enum epoll_kind)kind, index);
-	if (epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		goto fail;
 	return fd;
 fail:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+static int fwd_open(const struct fwd_rule *r, int af, uint16_t port, int sock_type, int epollfd,
+		    uint32_t kind, uint32_t index)
+{
+	struct epoll_event ev;
+	int fd = fwd_bound_socket(af, sock_type, port, r, false, false), err;
+
+	if (fd < 0)
+		return fd;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = epoll_ref_make((enum epoll_kind)kind, index);
+	if (epoll_ctl(epollfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 /* Visit every forwarded (rule, port): fn returns < 0 to stop. Returns that, or 0. */
@@ -302,49 +330,7 @@ int fwd_reserve(struct fwd_listeners *fl, unsigned cap)
 
 int fwd_socket(int af, int sock_type, uint16_t port, bool loopback, bool recverr)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1, err;
-
-	memset(&ss, 0, sizeof(ss));
-	if (af == AF_INET) {
-		struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
-
-		sa->sin_family = AF_INET;
-		sa->sin_port = htons(port);
-		sa->sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY);
-		sl = sizeof(*sa);
-	} else if (af == AF_INET6) {
-		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-
-		sa->sin6_family = AF_INET6;
-		sa->sin6_port = htons(port);
-		sa->sin6_addr = loopback ? in6addr_loopback : in6addr_any;
-		sl = sizeof(*sa);
-	} else {
-		return -EAFNOSUPPORT;
-	}
-	fd = socket(af, sock_type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (af == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (recverr) {
-		if (af == AF_INET)
-			setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
-		else
-			setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
-	}
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	if (sock_type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
-		goto fail;
-	return fd;
-fail:
-	err = -errno;
-	close(fd);
-	return err;
+	return fwd_bound_socket(af, sock_type, port, NULL, loopback, recverr);
 }
 
 int fwd_insert(struct fwd_listeners *fl, int fd, int af, uint16_t port, uint16_t to_port,
