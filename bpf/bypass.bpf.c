@@ -2,7 +2,7 @@
 /*
  * bypass.bpf.c - the loopback bypass (--bpf-bypass): sock_ops, sk_msg and a receive hook
  *
- * Three kinds of program over the maps of include/bpasst_bypass.h (layouts and protocol summary there;
+ * Four kinds of program over the maps of include/bpasst_bypass.h (layouts and protocol summary there;
  * the daemon's half of the protocol is in user/io/bypass.c). A forwarded connection has four
  * sockets: the client's C, our A (accepted C), our B (connected to the server), the server's S.
  *
@@ -51,6 +51,18 @@
  *     socket towards it (the relay writes into the same socket).
  * The verdict is always SK_PASS: SK_DROP (also what a failed redirect returns) would make every
  * later send on the socket fail with EACCES; a failed redirect sends the message over TCP.
+ *
+ * bp_bypass_tail_msg (sk_msg, attached to bypass_tailsock, which holds some of OUR sockets): runs
+ * at each write of our relay into our socket O towards a receiving endpoint R (R's key is O's
+ * reversed). While the daemon has R's tail on (bypass_tail, mode INGRESS) it redirects the write
+ * into R's ingress queue, under the same budget as the sender's INGRESS (R.ingress_in -
+ * R.ingress_read); past it, without R, or when O is shutting down, it sets the tail's mode to
+ * RELAY and passes, for good until the daemon switches it on again (order: later bytes over TCP
+ * are read after the ingress queue). It runs only inside the daemon's own sendmsg, so the daemon,
+ * which writes the entry between two of its writes, never races it. The daemon switches a tail on
+ * only when everything it wrote into O has been read by R, and the sender to INGRESS (with the
+ * tail on) only when everything the sender passed went through our relay into that tail: the
+ * sender's bytes then queue behind ours.
  *
  * The receive hook (optional, one of three programs, chosen by the loader): it tells the sender's
  * budget how much of what it redirected the peer has consumed (end.ingress_read).
@@ -145,6 +157,25 @@ struct {
 	__type(key, struct bp_bypass_key);
 	__type(value, __u64);
 } bypass_out SEC(".maps");
+
+/* bypass_tailsock: per RECEIVING endpoint's key, OUR socket towards it (C's key -> A, S's key ->
+ * B), inserted by the daemon when it first switches that tail on; bp_bypass_tail_msg is attached
+ * to it and runs at each of our writes into those sockets. Not pinned. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, __u64);
+} bypass_tailsock SEC(".maps");
+
+/* bypass_tail: per receiving endpoint's key, whether our writes towards it go into its ingress
+ * queue (struct bp_bypass_tail: switched on by the daemon, back off by bp_bypass_tail_msg). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BP_BYPASS_ENDS_DEFAULT);
+	__type(key, struct bp_bypass_key);
+	__type(value, struct bp_bypass_tail);
+} bypass_tail SEC(".maps");
 
 /* bypass_ends: one entry per endpoint in bypass_sockets: its mode and byte counts (written by the
  * programs of that endpoint's socket; read by the daemon, by the peer's bp_bypass_msg and by
@@ -505,7 +536,7 @@ static __always_inline void bp_maybe_switch(struct sk_msg_md *msg, struct bp_byp
 	if (!read_tracking) {
 		peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
 		if (peer)
-			peer->ingress_read = end->redirected;
+			peer->ingress_read = peer->ingress_in;
 	}
 }
 
@@ -560,7 +591,7 @@ int bp_bypass_msg(struct sk_msg_md *msg)
 	peer = bpf_map_lookup_elem(&bypass_ends, &ctl->peer);
 	if (!peer)
 		return bp_return(end, BP_BYPASS_RET_NO_PEER, size);
-	unread = end->redirected - peer->ingress_read;
+	unread = peer->ingress_in - peer->ingress_read;
 	/* Over budget: back to the relay, whose TCP backpressure holds the sender until the
 	 * receiver reads (order: see the top). Not to EGRESS: there a stalled non-blocking sender
 	 * is told EAGAIN while poll() says writable, and spins. */
@@ -570,10 +601,54 @@ int bp_bypass_msg(struct sk_msg_md *msg)
 	if (ret != SK_PASS)
 		return bp_return(end, BP_BYPASS_RET_NO_PEER, size); /* never SK_DROP: sticky */
 	__sync_fetch_and_add(&end->redirected, size);
+	__sync_fetch_and_add(&peer->ingress_in, size);
 	bp_byp_count(end->role == BP_BYPASS_ROLE_CLIENT ? BP_BYP_CNT_BYTES_C2S
 							: BP_BYP_CNT_BYTES_S2C,
 		     size);
 	bp_byp_count(BP_BYP_CNT_MSGS_REDIRECTED, 1);
+	return SK_PASS;
+}
+
+/* ---- sk_msg on our own sockets: the relay's tail into a receiver ---- */
+
+/* Back to TCP for our writes towards the receiver, until the daemon switches the tail on again. */
+static __always_inline int bp_tail_return(struct bp_bypass_tail *tail, __u32 reason)
+{
+	tail->mode = BP_BYPASS_MODE_RELAY;
+	tail->returns++;
+	tail->last_return = reason;
+	bp_byp_count(BP_BYP_CNT_TAIL_RETURNS, 1);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int bp_bypass_tail_msg(struct sk_msg_md *msg)
+{
+	struct bp_bypass_key ours, receiver;
+	struct bp_bypass_tail *tail;
+	struct bp_bypass_end *peer;
+	__u32 size = msg->size;
+	long ret;
+
+	if (BP_KEY_FILL(&ours, msg))
+		return SK_PASS;
+	bp_key_reverse(&receiver, &ours); /* loopback: the receiver is in our namespace */
+	tail = bpf_map_lookup_elem(&bypass_tail, &receiver);
+	if (!tail || tail->mode != BP_BYPASS_MODE_INGRESS)
+		return SK_PASS;
+	if (!bp_sendable(msg))
+		return bp_tail_return(tail, BP_BYPASS_RET_STATE);
+	peer = bpf_map_lookup_elem(&bypass_ends, &receiver);
+	if (!peer)
+		return bp_tail_return(tail, BP_BYPASS_RET_NO_PEER);
+	if (peer->ingress_in - peer->ingress_read + size > tail->budget)
+		return bp_tail_return(tail, BP_BYPASS_RET_BUDGET);
+	ret = bpf_msg_redirect_hash(msg, &bypass_sockets, &receiver, BPF_F_INGRESS);
+	if (ret != SK_PASS)
+		return bp_tail_return(tail, BP_BYPASS_RET_NO_PEER); /* never SK_DROP: sticky */
+	__sync_fetch_and_add(&peer->ingress_in, size);
+	tail->redirected += size;
+	bp_byp_count(BP_BYP_CNT_TAIL_BYTES, size);
 	return SK_PASS;
 }
 

@@ -34,6 +34,12 @@
  *                    towards that sender's peer (C's key -> B, S's key -> A), inserted by the
  *                    daemon by descriptor; the target of egress redirects. No program is
  *                    attached to it; not pinned (like bypass_sockets)
+ *   bypass_tailsock  sockhash, struct bp_bypass_key (a RECEIVING endpoint's key) -> OUR socket
+ *                    towards it (C's key -> A, S's key -> B), inserted by the daemon by descriptor
+ *                    when it first switches that tail on; its sk_msg program (bp_bypass_tail_msg)
+ *                    redirects our own writes into the receiver's ingress queue. Not pinned
+ *   bypass_tail      hash, struct bp_bypass_key (the receiver's key) -> struct bp_bypass_tail
+ *                    (below): whether our writes towards it go into its ingress queue
  *   bypass_ends      hash, struct bp_bypass_key -> struct bp_bypass_end: one per endpoint in
  *                    bypass_sockets; written by the programs only (the daemon reads, and deletes
  *                    leftovers)
@@ -95,10 +101,12 @@ enum bp_bypass_role {
  *   RELAY -> EGRESS   needs every byte the sender passed to TCP written by the relay into our
  *                     socket towards the receiver (passed == allow, pipe empty): egress data is
  *                     queued behind it in the same socket.
- *   RELAY or EGRESS -> INGRESS  needs every earlier byte READ by the receiver (its TCP receive
- *                     queue empty, our socket towards it fully acknowledged, and the counts
- *                     unchanged since the daemon checked): the receiver reads its ingress queue
- *                     before its TCP queue.
+ *   RELAY or EGRESS -> INGRESS  needs every earlier byte in the receiver's ingress queue or
+ *                     read: either READ by the receiver (its TCP receive queue empty, our socket
+ *                     towards it fully acknowledged, and the counts unchanged since the daemon
+ *                     checked), since the receiver reads its ingress queue before its TCP queue;
+ *                     or, with our relay's tail into the receiver on (struct bp_bypass_tail), the
+ *                     RELAY -> EGRESS condition: what we relayed went into that ingress queue.
  *   INGRESS -> RELAY (budget) and INGRESS/EGRESS -> RELAY (a target missing) are always safe:
  *                     later bytes arrive through TCP, which the receiver reads after its ingress
  *                     queue, and behind what is already in our socket.
@@ -130,7 +138,10 @@ struct bp_bypass_end {
 	__u64 redirected; /* bytes this endpoint sent that went to the peer's receive queue */
 	__u64 egressed; /* bytes this endpoint sent that went into our socket towards the peer */
 	__u64 ingress_read; /* redirected bytes this endpoint has read (receive hook; without it,
-			     * the peer's redirected count at its last hand-over) */
+			     * its ingress_in at its peer's last hand-over) */
+	__u64 ingress_in; /* bytes put into this endpoint's psock ingress queue, by its peer's
+			   * INGRESS redirects and by our relay's tail (struct bp_bypass_tail):
+			   * ingress_in - ingress_read is what it has not read yet */
 	__u32 role; /* enum bp_bypass_role */
 	__u32 mode; /* enum bp_bypass_mode */
 	__u32 used_gen; /* bp_bypass_ctl.gen of the last permission used */
@@ -138,13 +149,13 @@ struct bp_bypass_end {
 	__u32 returns; /* switches the program made by itself (budget, missing target) */
 	__u32 last_return; /* enum bp_bypass_return */
 };
-_Static_assert(sizeof(struct bp_bypass_end) == 64, "bp_bypass_end layout");
+_Static_assert(sizeof(struct bp_bypass_end) == 72, "bp_bypass_end layout");
 
 /* What the daemon allows a sender, written by the daemon only. The program switches the
  * sender's direction to `target` at its next sendmsg when gen != end.used_gen,
  * end.passed == allow and end.egressed == allow_egressed (so a permission is used once, and never
  * after the sender sent more than the daemon had relayed, or seen consumed, when it wrote it).
- * In INGRESS mode it stays while end.redirected - peer's ingress_read + the message <= budget;
+ * In INGRESS mode it stays while peer's ingress_in - peer's ingress_read + the message <= budget;
  * past it, the direction goes back to RELAY. */
 struct bp_bypass_ctl {
 	struct bp_bypass_key peer; /* the other endpoint: where ingress redirects go */
@@ -158,7 +169,37 @@ struct bp_bypass_ctl {
 };
 _Static_assert(sizeof(struct bp_bypass_ctl) == 88, "bp_bypass_ctl layout");
 
-#define BP_BYPASS_BUDGET_DEFAULT (8u << 20) /* bytes unread at a receiver, per direction */
+/* Redirected bytes a receiver may be made to hold unread, per direction: the bound of the whole
+ * bypass (the tail's budget). The sender's own INGRESS budget is half of it when the relay's
+ * tails are used (user/io/bypass_grant.c), so that a sender back on the relay over its budget
+ * finds the tail still on. 16 MiB: of the order of what TCP itself may hold on a relayed
+ * connection's four sockets (tcp_rmem and tcp_wmem maxima: 6 + 4 MiB each, by default). */
+#define BP_BYPASS_BUDGET_DEFAULT (16u << 20)
+
+/*
+ * The relay's tail into a receiver (map bypass_tail, keyed by the RECEIVING endpoint R's key; our
+ * socket O towards R is in the sockhash bypass_tailsock under the same key, with its own sk_msg
+ * program). A sender that never pauses rarely leaves a moment where every byte it sent has been
+ * read by R, which a switch to INGRESS needs. So the hand-over of an ingress direction goes in two
+ * steps. First our relay's own writes into O are redirected into R's ingress queue (the tail):
+ * that needs every byte we wrote into O read by R, which the daemon can wait for, since it alone
+ * writes into O and can pause between two writes. Then the sender may switch to INGRESS as soon
+ * as our relay has written everything it passed (the same check as RELAY -> EGRESS): its bytes
+ * queue behind ours in R's ingress queue. Written by the daemon to switch the tail on (mode
+ * INGRESS); the program (bp_bypass_tail_msg) runs only inside the daemon's own writes into O, so
+ * the two never race. Past the budget (shared with the sender's INGRESS: R's ingress_in -
+ * ingress_read) or with R missing, the program sets mode RELAY and our writes go over TCP again,
+ * which keeps order (R reads its ingress queue first); only the daemon switches it on again.
+ */
+struct bp_bypass_tail {
+	__u64 budget; /* unread bytes R may hold, twice the sender's (daemon; bypass_grant.c) */
+	__u64 redirected; /* bytes our writes put into R's ingress queue (program) */
+	__u32 mode; /* INGRESS: redirect our writes; RELAY: over TCP (both write it) */
+	__u32 flow_id; /* the daemon's connection (for bpftool readers) */
+	__u32 returns; /* switches back to RELAY the program made (program) */
+	__u32 last_return; /* enum bp_bypass_return of the last one (program) */
+};
+_Static_assert(sizeof(struct bp_bypass_tail) == 32, "bp_bypass_tail layout");
 
 /* Program counters (per-CPU array bypass_counters, summed by readers). c2s: client to server. */
 enum bp_bypass_counter {
@@ -183,6 +224,8 @@ enum bp_bypass_counter {
 	BP_BYP_CNT_EGRESS_BYTES_S2C,
 	BP_BYP_CNT_RETURN_NO_OUT,
 	BP_BYP_CNT_EXPECT_FROM_COOKIE, /* bypass_expect entries made at our B's establishment */
+	BP_BYP_CNT_TAIL_BYTES, /* bytes our relay's writes put into receivers' ingress queues */
+	BP_BYP_CNT_TAIL_RETURNS, /* tails back to TCP (budget, receiver missing, state) */
 	BP_BYP_CNT_MAX,
 };
 
@@ -208,6 +251,8 @@ struct bp_bypass_counters {
 	__u64 egress_bytes_s2c;
 	__u64 return_no_out;
 	__u64 expect_from_cookie;
+	__u64 tail_bytes;
+	__u64 tail_returns;
 };
 _Static_assert(sizeof(struct bp_bypass_counters) == BP_BYP_CNT_MAX * sizeof(__u64),
 	       "one __u64 per bypass counter index");
@@ -232,7 +277,10 @@ struct bp_bypass_daemon_stats {
 			    * offered to the bypass (exact: what went through the bypass is the
 			    * rest; the programs' egress counts are upper bounds) */
 	__u64 relayed_s2c;
+	__u64 tails_on; /* tails switched on (our writes into the receiver's ingress queue) */
+	__u64 tail_returned; /* tails found back on TCP by a later attempt (budget, ...) */
+	__u64 postponed_unread; /* the receiver had over half the budget unread (redirected) */
 };
-_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 128, "bp_bypass_daemon_stats layout");
+_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 152, "bp_bypass_daemon_stats layout");
 
 #endif /* BPASST_BYPASS_H */

@@ -13,8 +13,9 @@
  *      it, and tcp_bpf_recvmsg_parser calls it directly), else fexit on sk_msg_recvmsg (kernels
  *      before the split), else the sock:sock_recv_length tracepoint (where fexit is not allowed,
  *      as under some lockdown setups), else none: the bypass then runs without read tracking;
- *   3. attach the sk_msg program to bypass_sockets (a sockmap link where the kernel has them,
- *      so it goes away with our descriptor; else a plain program attachment), then the sock_ops
+ *   3. attach the sk_msg programs, bp_bypass_msg to bypass_sockets and bp_bypass_tail_msg to
+ *      bypass_tailsock (a sockmap link where the kernel has them, so it goes away with our
+ *      descriptor; else a plain program attachment), then the sock_ops
  *      program to the cgroup with a cgroup link, last, so that no socket is inserted before the
  *      rest is ready. Links are never pinned: a killed daemon leaves no program acting;
  *   4. remove pin directories of dead instances, then create or join <bpffs>/bpasst/<instance>/
@@ -22,8 +23,9 @@
  *      pin the maps there as bypass_* (mode 0600, chowned when asked), with bypass_instance
  *      naming the owner so that pin.c can tell our pins from a dead instance's.
  * bypass_sockets is not pinned: if the daemon dies, the sockhash goes with its descriptors,
- * which detaches the sk_msg program from every endpoint socket at once. Neither is bypass_out
- * (our own sockets, the egress targets: no program on it), for the same reason.
+ * which detaches the sk_msg program from every endpoint socket at once. Neither are bypass_out
+ * and bypass_tailsock (our own sockets: the egress targets, and the relay's tails), for the same
+ * reason.
  *
  * State: struct bp_bypass (the skeleton, the links, the pin paths, which hook runs).
  * bp_bypass_stop() undoes steps 4 to 2: links first (no new endpoint, no redirect), then pins
@@ -70,12 +72,19 @@ static const char *const hook_names[] = {
 	[HOOK_NONE] = "none",
 };
 
+/* An sk_msg program on a sockhash. */
+struct byp_msg_attach {
+	int link_fd; /* sockmap link, or -1 */
+	bool attached; /* attached with bpf_prog_attach() instead (no sockmap links) */
+	int prog_fd, map_fd; /* for the detach of a plain attachment */
+};
+
 struct bp_bypass {
 	struct bypass *skel;
 	struct bpf_link *sockops_link;
 	struct bpf_link *read_link;
-	int msg_link_fd; /* sockmap link of the sk_msg program, or -1 */
-	bool msg_attached; /* attached with bpf_prog_attach() instead (no sockmap links) */
+	struct byp_msg_attach msg; /* bp_bypass_msg on bypass_sockets */
+	struct byp_msg_attach tail; /* bp_bypass_tail_msg on bypass_tailsock */
 	enum bypass_hook hook;
 	char cgroup[PATH_MAX];
 	char pin_dir[PATH_MAX];
@@ -137,6 +146,7 @@ static const struct byp_pin byp_pins[] = {
 	{ "bypass_expect_cookie", offsetof(struct bypass, maps.bypass_expect_cookie) },
 	{ "bypass_ends", offsetof(struct bypass, maps.bypass_ends) },
 	{ "bypass_ctl", offsetof(struct bypass, maps.bypass_ctl) },
+	{ "bypass_tail", offsetof(struct bypass, maps.bypass_tail) },
 	{ "bypass_cookies", offsetof(struct bypass, maps.bypass_cookies) },
 	{ "bypass_counters", offsetof(struct bypass, maps.bypass_counters) },
 	{ "bypass_daemon", offsetof(struct bypass, maps.bypass_daemon) },
@@ -299,6 +309,8 @@ static int byp_load(struct bp_bypass *b, uint32_t conns, enum bypass_hook h, cha
 	bpf_map__set_max_entries(b->skel->maps.bypass_expect, conns);
 	bpf_map__set_max_entries(b->skel->maps.bypass_expect_cookie, conns);
 	bpf_map__set_max_entries(b->skel->maps.bypass_out, ends);
+	bpf_map__set_max_entries(b->skel->maps.bypass_tailsock, ends);
+	bpf_map__set_max_entries(b->skel->maps.bypass_tail, ends);
 	for (int i = 0; i < HOOK_NONE; i++)
 		bpf_program__set_autoload(byp_hook_prog(b->skel, (enum bypass_hook)i), i == (int)h);
 	byp_first_warning[0] = '\0';
@@ -331,6 +343,39 @@ fail:
 }
 
 /* ---- Start and stop ---- */
+
+/* Attach an sk_msg program to a sockhash: a link if the kernel has sockmap links. 0, or -errno
+ * with a reason. */
+static int byp_msg_attach(struct byp_msg_attach *a, const struct bpf_program *prog,
+			  const struct bpf_map *map, char *reason, size_t reason_len)
+{
+	int err;
+
+	a->prog_fd = bpf_program__fd(prog);
+	a->map_fd = bpf_map__fd(map);
+	a->link_fd = bpf_link_create(a->prog_fd, a->map_fd, BPF_SK_MSG_VERDICT, NULL);
+	if (a->link_fd >= 0)
+		return 0;
+	a->link_fd = -1;
+	if (bpf_prog_attach(a->prog_fd, a->map_fd, BPF_SK_MSG_VERDICT, 0)) {
+		err = -errno;
+		byp_fmt(reason, reason_len, "cannot attach %s to %s: %s", bpf_program__name(prog),
+			bpf_map__name(map), strerror(-err));
+		return err;
+	}
+	a->attached = true;
+	return 0;
+}
+
+static void byp_msg_detach(struct byp_msg_attach *a)
+{
+	if (a->link_fd >= 0)
+		close(a->link_fd);
+	a->link_fd = -1;
+	if (a->attached)
+		bpf_prog_detach2(a->prog_fd, a->map_fd, BPF_SK_MSG_VERDICT);
+	a->attached = false;
+}
 
 static struct bp_bypass *byp_failed(struct bp_bypass *b, const char *reason, char *line,
 				    size_t line_len, libbpf_print_fn_t old_print)
@@ -373,7 +418,8 @@ struct bp_bypass *bp_bypass_start(const struct bp_bypass_params *p, char *line, 
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return byp_failed(NULL, "out of memory", line, line_len, old_print);
-	b->msg_link_fd = -1;
+	b->msg.link_fd = -1;
+	b->tail.link_fd = -1;
 	b->hook = HOOK_NONE;
 
 	if (p->cgroup_path[0]) {
@@ -425,22 +471,12 @@ struct bp_bypass *bp_bypass_start(const struct bp_bypass_params *p, char *line, 
 		return byp_failed(b, reason, line, line_len, old_print);
 	}
 
-	/* sk_msg on the sockhash: a link if the kernel has sockmap links. */
-	b->msg_link_fd = bpf_link_create(bpf_program__fd(b->skel->progs.bp_bypass_msg),
-					 bpf_map__fd(b->skel->maps.bypass_sockets),
-					 BPF_SK_MSG_VERDICT, NULL);
-	if (b->msg_link_fd < 0) {
-		b->msg_link_fd = -1;
-		if (bpf_prog_attach(bpf_program__fd(b->skel->progs.bp_bypass_msg),
-				    bpf_map__fd(b->skel->maps.bypass_sockets), BPF_SK_MSG_VERDICT,
-				    0)) {
-			byp_fmt(reason, sizeof(reason),
-				"cannot attach the sk_msg program to bypass_sockets: %s",
-				strerror(errno));
-			return byp_failed(b, reason, line, line_len, old_print);
-		}
-		b->msg_attached = true;
-	}
+	/* The sk_msg programs on their sockhashes. */
+	if (byp_msg_attach(&b->msg, b->skel->progs.bp_bypass_msg, b->skel->maps.bypass_sockets,
+			   reason, sizeof(reason)) ||
+	    byp_msg_attach(&b->tail, b->skel->progs.bp_bypass_tail_msg,
+			   b->skel->maps.bypass_tailsock, reason, sizeof(reason)))
+		return byp_failed(b, reason, line, line_len, old_print);
 
 	/* Pins. */
 	pin_clean_stale(root);
@@ -483,13 +519,8 @@ void bp_bypass_stop(struct bp_bypass *b)
 		return;
 	bpf_link__destroy(b->sockops_link);
 	b->sockops_link = NULL;
-	if (b->msg_link_fd >= 0)
-		close(b->msg_link_fd);
-	b->msg_link_fd = -1;
-	if (b->msg_attached && b->skel)
-		bpf_prog_detach2(bpf_program__fd(b->skel->progs.bp_bypass_msg),
-				 bpf_map__fd(b->skel->maps.bypass_sockets), BPF_SK_MSG_VERDICT);
-	b->msg_attached = false;
+	byp_msg_detach(&b->msg);
+	byp_msg_detach(&b->tail);
 	bpf_link__destroy(b->read_link);
 	b->read_link = NULL;
 	if (b->skel)
@@ -642,6 +673,44 @@ int bp_bypass_ctl_del(struct bp_bypass *b, const struct bp_bypass_key *sender)
 	struct bp_bypass_key c = byp_key(sender);
 
 	return byp_delete(b->skel->maps.bypass_ctl, &c);
+}
+
+int bp_bypass_tail_sock_add(struct bp_bypass *b, const struct bp_bypass_key *receiver, int our_fd)
+{
+	struct bp_bypass_key c = byp_key(receiver);
+	__u64 fd = (__u64)our_fd;
+
+	if (our_fd < 0)
+		return -EBADF;
+	return byp_update(b->skel->maps.bypass_tailsock, &c, &fd, BPF_ANY);
+}
+
+int bp_bypass_tail_set(struct bp_bypass *b, const struct bp_bypass_key *receiver,
+		       const struct bp_bypass_tail *tail)
+{
+	struct bp_bypass_key c = byp_key(receiver);
+
+	return byp_update(b->skel->maps.bypass_tail, &c, tail, BPF_ANY);
+}
+
+int bp_bypass_tail_get(const struct bp_bypass *b, const struct bp_bypass_key *receiver,
+		       struct bp_bypass_tail *out)
+{
+	struct bp_bypass_key c = byp_key(receiver);
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.bypass_tail), &c, out))
+		return -errno;
+	return 0;
+}
+
+int bp_bypass_tail_del(struct bp_bypass *b, const struct bp_bypass_key *receiver)
+{
+	struct bp_bypass_key c = byp_key(receiver);
+	int err, ret;
+
+	ret = byp_delete(b->skel->maps.bypass_tail, &c);
+	err = byp_delete(b->skel->maps.bypass_tailsock, &c);
+	return ret ? ret : err;
 }
 
 int bp_bypass_counters(const struct bp_bypass *b, struct bp_bypass_counters *sum)

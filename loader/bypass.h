@@ -7,7 +7,7 @@
  *
  * Life cycle: bp_bypass_start() while privileged (CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON, or
  * CAP_SYS_ADMIN): load, attach the sock_ops program to the cgroup v2 hierarchy's root (found
- * in /proc/self/mountinfo, never assumed), attach the sk_msg program to the sockhash, attach the
+ * in /proc/self/mountinfo, never assumed), attach the sk_msg programs to the sockhashes, attach the
  * receive hook (fexit on the kernel's sk_msg receive function; optional: without it the budget
  * counts every redirected byte as unread, so a direction returns to the relay after `budget`
  * bytes and must be handed over again), pin the maps in <bpffs>/bpasst/<instance>/ (the same
@@ -66,6 +66,16 @@ int bp_bypass_expect_cookie_del(struct bp_bypass *b, uint64_t cookie);
  * by itself; _del returns 0 when there was nothing to delete. */
 int bp_bypass_out_add(struct bp_bypass *b, const struct bp_bypass_key *sender, int our_fd);
 int bp_bypass_out_del(struct bp_bypass *b, const struct bp_bypass_key *sender);
+/* The relay's tail into a receiving endpoint (struct bp_bypass_tail in include/bpasst_bypass.h):
+ * our socket towards it goes into bypass_tailsock by descriptor (once: a closed socket leaves
+ * the map by itself), and its bypass_tail entry says whether our writes are redirected into the
+ * receiver's ingress queue. _get: -ENOENT when there is no entry. _del removes both. */
+int bp_bypass_tail_sock_add(struct bp_bypass *b, const struct bp_bypass_key *receiver, int our_fd);
+int bp_bypass_tail_set(struct bp_bypass *b, const struct bp_bypass_key *receiver,
+		       const struct bp_bypass_tail *tail);
+int bp_bypass_tail_get(const struct bp_bypass *b, const struct bp_bypass_key *receiver,
+		       struct bp_bypass_tail *out);
+int bp_bypass_tail_del(struct bp_bypass *b, const struct bp_bypass_key *receiver);
 /* -ENOENT when the endpoint is not (or no longer) in bypass_ends */
 int bp_bypass_end_get(const struct bp_bypass *b, const struct bp_bypass_key *k,
 		      struct bp_bypass_end *out);

@@ -91,14 +91,15 @@ BYPASS_COUNTERS = ("insert_client", "insert_server", "insert_failed", "handover_
                    "handover_s2c", "bytes_c2s", "bytes_s2c", "msgs_redirected", "msgs_relayed",
                    "return_budget", "return_no_peer", "return_no_ctl", "return_state",
                    "ends_closed", "ingress_read", "to_egress_c2s", "to_egress_s2c",
-                   "egress_bytes_c2s", "egress_bytes_s2c", "return_no_out", "expect_from_cookie")
+                   "egress_bytes_c2s", "egress_bytes_s2c", "return_no_out", "expect_from_cookie",
+                   "tail_bytes", "tail_returns")
 BYPASS_COUNTERS_V1 = 15
 # struct bp_bypass_daemon_stats (include/bpasst_bypass.h), in order: one __u64 each; relayed_*
 # are the last two (a daemon without them cannot give the share: its figures are n/a)
 DAEMON_STATS = ("conns_registered", "conns_both_ends", "conns_no_ends", "attempts", "granted",
                 "postponed_pending", "postponed_count", "postponed_outq", "postponed_rqueue",
                 "postponed_diag", "gave_up", "bypassed_now", "granted_egress", "upgrades",
-                "relayed_c2s", "relayed_s2c")
+                "relayed_c2s", "relayed_s2c", "tails_on", "tail_returned", "postponed_unread")
 DAEMON_STILL = 1.15  # s: bypass_daemon is rewritten (when changed) on the daemon's 1 s tick
 DAEMON_SETTLE_MAX = 10  # s
 # the programs' counters that show a switch to the other variant's target

@@ -439,4 +439,18 @@ static inline int fixture_start(const char *instance, char *line, size_t size)
 	return 0;
 }
 
+/* Stop the instance and give main()'s exit status: 1 after a failed check, else 0 with
+ * "<what> ok". */
+static inline int fixture_finish(const char *what)
+{
+	bp_bypass_stop(byp);
+	byp = NULL;
+	if (failures) {
+		fprintf(stderr, "%d check(s) failed\n", failures);
+		return 1;
+	}
+	printf("%s ok\n", what);
+	return 0;
+}
+
 #endif /* BPASST_TEST_BYPASS_FIXTURE_H */

@@ -581,13 +581,5 @@ int main(void)
 	STEP("IPv4: egress, backpressure, budget, upgrades", test_egress(AF_INET));
 	STEP("IPv6: egress, backpressure, budget, upgrades", test_egress(AF_INET6));
 	STEP("2000 short connections (IPv4 and IPv6) leave no entries", test_short_conns(2000));
-
-	bp_bypass_stop(byp);
-	byp = NULL;
-	if (failures) {
-		fprintf(stderr, "%d check(s) failed\n", failures);
-		return 1;
-	}
-	printf("bypass egress ok\n");
-	return 0;
+	return fixture_finish("bypass egress");
 }

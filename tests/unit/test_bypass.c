@@ -6,7 +6,9 @@
  * only INGRESS, at once when nothing was ever sent, else after outq then rqueue, nothing asked
  * after a failed one; egress mode grants only EGRESS, on the two cheap checks, with no probe;
  * nothing for a sender already off the relay (no upgrades) or for a policy that is neither;
- * a grid of inputs checks that neither mode ever grants the other's target) and
+ * a grid of inputs checks that neither mode ever grants the other's target; with the relay's
+ * tails, the tail first, then INGRESS on the cheap checks, held back by the receiver's unread
+ * bytes) and
  * bypass_key_from_addrs()
  * (IPv4, IPv4-mapped IPv6 keyed as IPv4, IPv6, host-order ports, mixed families refused).
  *
@@ -87,12 +89,37 @@ static int fake_rqueue(void *arg, uint32_t *bytes)
 
 static uint32_t decided_target;
 
-/* One decision with fresh probe call counts and a poisoned target. */
+static uint64_t fake_unread_bytes;
+static int fake_unread_ret;
+static unsigned fake_unread_calls;
+
+static int fake_unread(void *arg, uint64_t *bytes)
+{
+	struct fake_probes *f = arg;
+
+	fake_unread_calls++;
+	CHECK(f->outq_calls <= 1 && f->rqueue_calls <= 1); /* after the probes, if any */
+	*bytes = fake_unread_bytes;
+	return fake_unread_ret;
+}
+
+/* One decision on n with fresh probe call counts and a poisoned target. */
+static enum bypass_verdict decide_counts(struct fake_probes *f, uint32_t grant_mode,
+					 const struct bypass_dir_counts *n)
+{
+	struct bypass_probes p = { fake_outq, fake_rqueue, f, fake_unread };
+
+	f->outq_calls = f->rqueue_calls = 0;
+	fake_unread_calls = 0;
+	decided_target = 0xdead;
+	return bypass_handover_decide(n, grant_mode, &p, &decided_target);
+}
+
+/* Without tails (no receive hook) and without the unread check. */
 static enum bypass_verdict decide(struct fake_probes *f, uint32_t grant_mode, uint32_t mode,
 				  uint32_t pending, uint64_t relayed, uint64_t passed,
 				  uint64_t egressed, uint64_t redirected)
 {
-	struct bypass_probes p = { fake_outq, fake_rqueue, f };
 	struct bypass_dir_counts n = {
 		.pending = pending,
 		.relayed = relayed,
@@ -102,9 +129,7 @@ static enum bypass_verdict decide(struct fake_probes *f, uint32_t grant_mode, ui
 		.mode = mode,
 	};
 
-	f->outq_calls = f->rqueue_calls = 0;
-	decided_target = 0xdead;
-	return bypass_handover_decide(&n, grant_mode, &p, &decided_target);
+	return decide_counts(f, grant_mode, &n);
 }
 
 #define RELAY BP_BYPASS_MODE_RELAY
@@ -171,6 +196,78 @@ static void test_decide_ingress(void)
 	CHECK_EQ(decide(&f, INGRESS, EGRESS, 0, 0, 0, 0, 0), BYPASS_NOTHING);
 	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
 	CHECK_EQ(decided_target, 0xdead);
+}
+
+/* One decision with the relay's tails usable (tail: on already) and the receiver's unread
+ * bytes asked last (unread_max; fake: fake_unread_bytes). */
+static enum bypass_verdict decide_tail(struct fake_probes *f, bool tail, uint32_t pending,
+				       uint64_t relayed, uint64_t passed, uint64_t unread_max)
+{
+	struct bypass_dir_counts n = {
+		.pending = pending,
+		.relayed = relayed,
+		.passed = passed,
+		.mode = BP_BYPASS_MODE_RELAY,
+		.tail_ok = true,
+		.tail = tail,
+		.unread_max = unread_max,
+	};
+
+	return decide_counts(f, BP_BYPASS_MODE_INGRESS, &n);
+}
+
+/* Ingress mode with tails: the tail first (only our writes must be read, so before pending and
+ * the counts), then INGRESS on the cheap checks alone, held back while the receiver has more
+ * than unread_max unread. */
+static void test_decide_tail(void)
+{
+	struct fake_probes f = { 0 };
+
+	/* No tail yet, something sent: the probes, even with our pipe full and the sender ahead
+	 * of us; all clear: TAIL, nothing granted. */
+	CHECK_EQ(decide_tail(&f, false, 4096, 100, 9000, 0), BYPASS_TAIL);
+	CHECK_EQ(f.outq_calls, 1);
+	CHECK_EQ(f.rqueue_calls, 1);
+	CHECK_EQ(decided_target, 0xdead);
+	f.outq = 10;
+	CHECK_EQ(decide_tail(&f, false, 0, 100, 100, 0), BYPASS_WAIT_OUTQ);
+	f.outq = 0;
+	f.rqueue = 3;
+	CHECK_EQ(decide_tail(&f, false, 0, 100, 100, 0), BYPASS_WAIT_RQUEUE);
+	f.rqueue = 0;
+	f.rqueue_ret = -ENOENT;
+	CHECK_EQ(decide_tail(&f, false, 0, 100, 100, 0), BYPASS_WAIT_DIAG);
+	f.rqueue_ret = 0;
+	/* Nothing ever sent: INGRESS at once, no tail needed, no probe. */
+	CHECK_EQ(decide_tail(&f, false, 0, 0, 0, 1000), BYPASS_GRANT);
+	CHECK_EQ(decided_target, INGRESS);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls + fake_unread_calls, 0);
+
+	/* The tail on: no probe of our socket or the receiver's TCP queue, whatever they say;
+	 * the cheap checks decide. */
+	f.outq = 10;
+	f.rqueue = 3;
+	CHECK_EQ(decide_tail(&f, true, 4096, 100, 100, 0), BYPASS_WAIT_PENDING);
+	CHECK_EQ(decide_tail(&f, true, 0, 100, 9000, 0), BYPASS_WAIT_COUNT);
+	CHECK_EQ(decided_target, 0xdead);
+	CHECK_EQ(decide_tail(&f, true, 0, 1ull << 40, 1ull << 40, 0), BYPASS_GRANT);
+	CHECK_EQ(decided_target, INGRESS);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls + fake_unread_calls, 0);
+	/* ... and last, the receiver's unread redirected bytes. */
+	fake_unread_bytes = 1001;
+	CHECK_EQ(decide_tail(&f, true, 0, 100, 100, 1000), BYPASS_WAIT_UNREAD);
+	CHECK_EQ(fake_unread_calls, 1);
+	CHECK_EQ(decided_target, 0xdead);
+	fake_unread_bytes = 1000;
+	CHECK_EQ(decide_tail(&f, true, 0, 100, 100, 1000), BYPASS_GRANT);
+	CHECK_EQ(decided_target, INGRESS);
+	fake_unread_ret = -ENOENT;
+	CHECK_EQ(decide_tail(&f, true, 0, 100, 100, 1000), BYPASS_WAIT_DIAG);
+	fake_unread_ret = 0;
+	/* not asked while the cheap checks fail */
+	CHECK_EQ(decide_tail(&f, true, 0, 100, 9000, 1000), BYPASS_WAIT_COUNT);
+	CHECK_EQ(fake_unread_calls, 0);
+	CHECK_EQ(f.outq_calls + f.rqueue_calls, 0);
 }
 
 /* Egress mode: only EGRESS, on the two cheap checks, never a probe. */
@@ -720,6 +817,7 @@ int main(void)
 {
 	test_decide_ingress();
 	test_decide_egress();
+	test_decide_tail();
 	test_decide_exclusive();
 	test_key();
 

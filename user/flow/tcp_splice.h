@@ -78,7 +78,10 @@ struct tcp_splice_byp_dir {
 	uint32_t gen; /* of the last permission written, 0: none */
 	uint8_t mode; /* enum bp_bypass_mode the sender was last seen in */
 	uint8_t target; /* enum bp_bypass_mode of the last permission */
-	bool ingress_ever; /* an INGRESS permission was written (redirected data may exist) */
+	bool ingress_ever; /* an INGRESS permission was written or the tail switched on
+			    * (redirected data may exist) */
+	bool tail_sock; /* sock[!d] is in bypass_tailsock (the relay's tail into the receiver) */
+	bool tail; /* that tail was switched on, and not yet seen back on TCP */
 	uint8_t last_wait; /* enum bypass_verdict of the last postponed attempt (RETRY) */
 	uint16_t idle_tries; /* attempts from relay rounds in this episode (sender ahead of us) */
 	uint64_t allow; /* end.passed of that permission (GAVE_UP: bytes relayed at giving up) */

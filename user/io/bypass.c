@@ -62,13 +62,14 @@
  *     then shut our socket towards the receiver, which sees EOF after the bypassed bytes. An
  *     error on either of our sockets resets both, as on the splice path.
  *  5. closing: the connection's relayed bytes join relayed_closed; the ctl entries, the expect
- *     entries (if still there) and the bypass_out entries are deleted. On a reset both
+ *     entries (if still there), the bypass_out entries and the relay's tails (bypass_tail and
+ *     bypass_tailsock, bypass_grant.c) are deleted. On a reset both
  *     endpoints are removed from the maps (bp_bypass_end_del()): the sockets are dead anyway,
  *     and a dead receiver must not stay in the sockhash while its owner keeps the descriptor.
  *     On a clean close an endpoint still in bypass_ends (one that closed already is gone) is
  *     removed only when nothing redirected to it is unread (no INGRESS permission was ever
- *     written towards it; or its peer's redirected == its ingress_read, known with the receive
- *     hook): removing a socket from the sockhash drops its psock and with it the unread
+ *     written towards it and no tail went on; or its ingress_in == its ingress_read, known with
+ *     the receive hook): removing a socket from the sockhash drops its psock and with it the unread
  *     redirected data. Otherwise the program removes it when the socket closes (ends_closed).
  *     A killed peer resets the connection (its socket is gone from the maps with it, the other
  *     is removed by us), so no entry outlives its connection's sockets.
@@ -322,15 +323,12 @@ static void bypass_dir_idle(void *ctx, uint32_t idx, struct tcp_splice_conn *con
 static bool bypass_end_drained(const struct tcp_splice_conn *conn, int r,
 			       const struct bp_bypass_end *receiver)
 {
-	struct bp_bypass_end sender;
-
 	if (!conn->byp.dir[!r].ingress_ever)
-		return true; /* nothing was ever redirected into r */
-	if (bp_bypass_end_get(bypass_run.b, &conn->byp.key[!r], &sender) < 0)
-		return false; /* sender gone: its count is unknown */
-	if (!sender.redirected)
+		return true; /* nothing was ever redirected into r (no INGRESS, no tail) */
+	if (!receiver->ingress_in)
 		return true;
-	return bp_bypass_read_tracking(bypass_run.b) && receiver->ingress_read >= sender.redirected;
+	return bp_bypass_read_tracking(bypass_run.b) &&
+	       receiver->ingress_read >= receiver->ingress_in;
 }
 
 static void bypass_closing(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, bool reset)
@@ -349,9 +347,13 @@ static void bypass_closing(void *ctx, uint32_t idx, struct tcp_splice_conn *conn
 	if (!byp->keyed)
 		return;
 	bypass_drop_expect(conn);
-	for (x = 0; x < 2; x++)
+	for (x = 0; x < 2; x++) {
 		if (byp->dir[x].gen)
 			bp_bypass_ctl_del(bypass_run.b, &byp->key[x]);
+		if (byp->dir[x].tail_sock) /* direction x's tail goes into its receiver, key[!x] */
+			bp_bypass_tail_del(bypass_run.b, &byp->key[!x]);
+		byp->dir[x].tail_sock = byp->dir[x].tail = false;
+	}
 	bypass_drop_outs(conn); /* closing our sockets would too: this is explicit */
 	for (x = 0; x < 2; x++) {
 		if (!byp->ends || reset) {
@@ -658,6 +660,9 @@ int bypass_start(const struct config *c, const struct ns_state *ns, struct tcp_s
 	bypass_run.epollfd = epollfd;
 	bypass_run.grant_mode = c->bpf_bypass_mode == BPF_BYPASS_EGRESS ? BP_BYPASS_MODE_EGRESS
 									: BP_BYPASS_MODE_INGRESS;
+	/* Without the receive hook a tail's budget could not tell read bytes from unread ones. */
+	bypass_run.tails = bypass_run.grant_mode == BP_BYPASS_MODE_INGRESS &&
+			   bp_bypass_read_tracking(bypass_run.b);
 
 	ret = bypass_listen_host(c);
 	if (!ret)
@@ -707,8 +712,9 @@ void bypass_stop(void)
 	tcp_splice_set_hooks(bypass_run.splice, NULL);
 	info("BPF bypass: stopping (%s): connections %llu (both ends %llu, no ends %llu), "
 	     "relayed c2s %llu s2c %llu, attempts %llu, granted %llu (egress %llu), postponed "
-	     "pending %llu count %llu outq %llu rqueue %llu diag %llu, gave up %llu, endpoints "
-	     "left to close %llu",
+	     "pending %llu count %llu outq %llu rqueue %llu diag %llu unread %llu, gave up %llu, "
+	     "tails on "
+	     "%llu (returned %llu), endpoints left to close %llu",
 	     bypass_run.grant_mode == BP_BYPASS_MODE_EGRESS ? "egress" : "ingress",
 	     (unsigned long long)st->conns_registered, (unsigned long long)st->conns_both_ends,
 	     (unsigned long long)st->conns_no_ends,
@@ -717,13 +723,16 @@ void bypass_stop(void)
 	     (unsigned long long)st->granted, (unsigned long long)st->granted_egress,
 	     (unsigned long long)st->postponed_pending, (unsigned long long)st->postponed_count,
 	     (unsigned long long)st->postponed_outq, (unsigned long long)st->postponed_rqueue,
-	     (unsigned long long)st->postponed_diag, (unsigned long long)st->gave_up,
+	     (unsigned long long)st->postponed_diag, (unsigned long long)st->postponed_unread,
+	     (unsigned long long)st->gave_up,
+	     (unsigned long long)st->tails_on, (unsigned long long)st->tail_returned,
 	     (unsigned long long)bypass_run.ends_kept);
 	if (!bp_bypass_counters(bypass_run.b, &n))
 		info("BPF bypass: programs: inserted client %llu server %llu failed %llu, expect "
 		     "from cookie %llu; handovers c2s %llu s2c %llu; to egress c2s %llu s2c %llu; "
 		     "bytes redirected c2s %llu s2c %llu, egressed c2s %llu s2c %llu; returns "
-		     "budget %llu no-peer %llu no-ctl %llu state %llu no-out %llu",
+		     "budget %llu no-peer %llu no-ctl %llu state %llu no-out %llu; tail bytes %llu "
+		     "returns %llu",
 		     (unsigned long long)n.insert_client, (unsigned long long)n.insert_server,
 		     (unsigned long long)n.insert_failed, (unsigned long long)n.expect_from_cookie,
 		     (unsigned long long)n.handover_c2s, (unsigned long long)n.handover_s2c,
@@ -732,7 +741,8 @@ void bypass_stop(void)
 		     (unsigned long long)n.egress_bytes_c2s, (unsigned long long)n.egress_bytes_s2c,
 		     (unsigned long long)n.return_budget, (unsigned long long)n.return_no_peer,
 		     (unsigned long long)n.return_no_ctl, (unsigned long long)n.return_state,
-		     (unsigned long long)n.return_no_out);
+		     (unsigned long long)n.return_no_out, (unsigned long long)n.tail_bytes,
+		     (unsigned long long)n.tail_returns);
 	bp_bypass_stop(bypass_run.b);
 	bypass_run.b = NULL;
 	bypass_run.splice = NULL;

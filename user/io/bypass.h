@@ -71,6 +71,8 @@ enum bypass_verdict {
 	BYPASS_WAIT_OUTQ, /* our socket towards the receiver has unacknowledged bytes */
 	BYPASS_WAIT_RQUEUE, /* the receiver has not read everything */
 	BYPASS_WAIT_DIAG, /* the receiver's queue could not be read (sock_diag failed) */
+	BYPASS_TAIL, /* switch our relay's tail into the receiver on, then decide again */
+	BYPASS_WAIT_UNREAD, /* the receiver has too much redirected data unread */
 	BYPASS_NOTHING, /* nothing to attempt: the sender is not on the relay (INGRESS or EGRESS
 			 * already: there are no upgrades), or no mode may be granted */
 };
@@ -81,6 +83,9 @@ struct bypass_probes {
 	int (*outq)(void *arg, uint32_t *bytes); /* SIOCOUTQ of our socket towards the receiver */
 	int (*rqueue)(void *arg, uint32_t *bytes); /* the receiver's idiag_rqueue */
 	void *arg;
+	/* Redirected bytes the receiver has not read (its ingress_in - ingress_read); NULL: not
+	 * asked. Asked last, only for INGRESS with something sent and unread_max set. */
+	int (*unread)(void *arg, uint64_t *bytes);
 };
 
 /* What one attempt looks at: ours (pending = bytes in our pipe, relayed = bytes we wrote to the
@@ -93,6 +98,9 @@ struct bypass_dir_counts {
 	uint64_t egressed;
 	uint64_t redirected;
 	uint32_t mode; /* enum bp_bypass_mode */
+	bool tail_ok; /* tails may be used (the receive hook counts what receivers read) */
+	bool tail; /* our relay's tail into the receiver is on */
+	uint64_t unread_max; /* INGRESS waits while the receiver has more unread; 0: no check */
 };
 
 /* The hand-over rule for one direction. grant_mode: the only mode the daemon grants,
@@ -101,8 +109,13 @@ struct bypass_dir_counts {
  *   pending != 0 -> WAIT_PENDING; passed != relayed -> WAIT_COUNT (no probe);
  *   EGRESS: GRANT, no probe (egress data queues behind what we relayed into our socket);
  *   INGRESS: GRANT without probe when nothing was ever sent (relayed, passed, egressed and
- *     redirected all 0); else outq != 0 (or failing) -> WAIT_OUTQ, then rqueue failing ->
- *     WAIT_DIAG, != 0 -> WAIT_RQUEUE, else GRANT.
+ *     redirected all 0) or when the tail is on; else the probes: outq != 0 (or failing) ->
+ *     WAIT_OUTQ, then rqueue failing -> WAIT_DIAG, != 0 -> WAIT_RQUEUE, else GRANT.
+ *   With tail_ok, an INGRESS direction that needs the probes and has no tail asks them first,
+ *     before pending and the counts (only our writes must have been read for the tail), and
+ *     on success returns TAIL: the caller switches the tail on and decides again with tail set.
+ *   Last, for INGRESS with something sent and unread_max set: unread failing -> WAIT_DIAG,
+ *     > unread_max -> WAIT_UNREAD (a sender granted now would be back over its budget at once).
  * *target is written (= grant_mode) on GRANT only. */
 enum bypass_verdict bypass_handover_decide(const struct bypass_dir_counts *n, uint32_t grant_mode,
 					   const struct bypass_probes *p, uint32_t *target);

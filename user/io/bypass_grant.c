@@ -15,7 +15,8 @@
  *   ingress (the default): only RELAY -> INGRESS (straight into R's receive queue). Past the
  *     budget (the unread redirected bytes R may be made to hold) the program returns the
  *     direction to RELAY, whose TCP backpressure holds E until R reads; a new hand-over episode
- *     follows. EGRESS is never granted, and bypass_out is left empty.
+ *     follows. EGRESS is never granted, and bypass_out is left empty. With the receive hook
+ *     (bypass_run.tails) the hand-over goes in two steps through the relay's tail, below.
  *   egress: only RELAY -> EGRESS (into O, which sends over TCP: the daemon and the pipes are
  *     skipped, R's socket is untouched). INGRESS is never granted. No upgrade either way.
  * Both modes exist because each has a cost: INGRESS changes R's socket semantics (docs/bpf.md);
@@ -32,6 +33,23 @@
  *     exact tuple in R's namespace, io/sockdiag.c). When nothing was ever sent this way
  *     (relayed, passed, egressed and redirected all 0: a connection found at once) nothing can
  *     be overtaken and no probe is asked.
+ *   The relay's tail (ingress mode with the receive hook). A sender that never pauses keeps
+ *     its send queue full: all four conditions above at one instant are rare (iperf3's data
+ *     connection was never handed over in the namespace-bound direction). So the probes are
+ *     asked for our own writes only, in any state of E and of our pipe: SIOCOUTQ(O) == 0 and R's
+ *     receive queue empty mean R read everything we ever wrote into O, and since we alone write
+ *     into O and write nothing until the next relay round, the tail may go on at once
+ *     (bypass_tail_on(): O into bypass_tailsock once, bypass_tail mode INGRESS). From then on
+ *     our writes into O go into R's ingress queue, and E may switch to INGRESS on the two cheap
+ *     checks alone (pipe empty, E.passed == relayed_d): every byte E passed is then in R's
+ *     ingress queue, ahead of E's. The tail program sends our writes back to TCP for good (mode
+ *     RELAY) past the tail's budget, BYPASS_BUDGET, or without R; every attempt re-reads the
+ *     tail entry first (bypass_tail_still_on()), so a tail that went off needs the probes again.
+ *     E's own INGRESS budget is then BYPASS_BUDGET / 2: a sender back on the relay over its
+ *     budget finds the tail still on, the relay carries its bytes into R's ingress queue while R
+ *     catches up, and E is granted again as soon as the relay drained, but not while R has more
+ *     than BYPASS_BUDGET / 4 unread (WAIT_UNREAD: granted then, E would be over its budget at
+ *     its first send). R never holds more than BYPASS_BUDGET unread (the tail's own check).
  *   INGRESS -> RELAY (the budget) and INGRESS or EGRESS -> RELAY (a target missing, the sender's
  *     state): made by the program, always safe: later bytes come over TCP, read after the
  *     ingress queue, or behind what is already in O.
@@ -44,16 +62,18 @@
  *  1. bypass_begin(): both directions start an episode and attempt at once (before any byte
  *     moved, INGRESS is granted without probes; EGRESS too).
  *  2. An attempt reads E's entry, then decides: granted (GRANTED; granted, granted_egress), or
- *     postponed by reason (postponed_pending, _count, _outq, _rqueue, _diag).
+ *     postponed by reason (postponed_pending, _count, _outq, _rqueue, _diag, _unread); with
+ *     tails, it may first switch the tail on (tails_on) and decide again in the same attempt.
  *  3. Postponed (RETRY): the retry list and the timerfd (EPOLL_KIND_BYPASS) bring it back after
  *     BYPASS_RETRY_FIRST_MS, doubling up to BYPASS_RETRY_MAX_MS, for at most BYPASS_MAX_ATTEMPTS
  *     attempts per episode; then it gave_up and stays on the relay (GAVE_UP), re-armed (a new
  *     episode) after BYPASS_REARM_MS if it carried data meanwhile. Between timer attempts, relay
  *     rounds (dir_idle) attempt too when the last attempt found our side behind the sender
- *     (postponed_count or _pending): the moment our relay just drained the direction is the
- *     best chance to catch a sender that hardly pauses; at most BYPASS_IDLE_TRIES per episode,
- *     and an attempt that goes on to the probes and fails there stops them until a timer
- *     attempt finds the sender ahead again, so the probes' syscalls stay bounded by the timer.
+ *     (postponed_count, _pending or _unread): the moment our relay just drained the direction
+ *     is the best chance to catch a sender that hardly pauses; at most BYPASS_IDLE_TRIES per
+ *     episode, and an attempt that goes on to the probes and fails there stops them until a
+ *     timer attempt finds the sender ahead again, so the probes' syscalls stay bounded by the
+ *     timer.
  *  4. GRANTED: the sender switches at its next sendmsg. Data arriving on our relay meanwhile
  *     (dir_idle) or the 1 s tick shows the permission stale (E sent before switching): a new
  *     episode at once. Seen switched: REDIRECT (mode INGRESS or EGRESS).
@@ -81,26 +101,51 @@
 
 /* ---- Pure parts ---- */
 
+/* Everything we wrote into our socket towards the receiver has been read by it? GRANT if so. */
+static enum bypass_verdict bypass_probe_all(const struct bypass_probes *p)
+{
+	uint32_t q;
+
+	if (p->outq(p->arg, &q) < 0 || q)
+		return BYPASS_WAIT_OUTQ;
+	if (p->rqueue(p->arg, &q) < 0)
+		return BYPASS_WAIT_DIAG;
+	return q ? BYPASS_WAIT_RQUEUE : BYPASS_GRANT;
+}
+
 enum bypass_verdict bypass_handover_decide(const struct bypass_dir_counts *n, uint32_t grant_mode,
 					   const struct bypass_probes *p, uint32_t *target)
 {
-	uint32_t q;
+	bool probes;
 
 	if (n->mode != BP_BYPASS_MODE_RELAY ||
 	    (grant_mode != BP_BYPASS_MODE_INGRESS && grant_mode != BP_BYPASS_MODE_EGRESS))
 		return BYPASS_NOTHING;
+	probes = grant_mode == BP_BYPASS_MODE_INGRESS && !n->tail &&
+		 (n->relayed || n->passed || n->egressed || n->redirected);
+	if (probes && n->tail_ok) {
+		enum bypass_verdict v = bypass_probe_all(p);
+
+		return v == BYPASS_GRANT ? BYPASS_TAIL : v;
+	}
 	if (n->pending)
 		return BYPASS_WAIT_PENDING;
 	if (n->passed != n->relayed)
 		return BYPASS_WAIT_COUNT;
-	if (grant_mode == BP_BYPASS_MODE_INGRESS &&
+	if (probes) {
+		enum bypass_verdict v = bypass_probe_all(p);
+
+		if (v != BYPASS_GRANT)
+			return v;
+	}
+	if (grant_mode == BP_BYPASS_MODE_INGRESS && n->unread_max && p->unread &&
 	    (n->relayed || n->passed || n->egressed || n->redirected)) {
-		if (p->outq(p->arg, &q) < 0 || q)
-			return BYPASS_WAIT_OUTQ;
-		if (p->rqueue(p->arg, &q) < 0)
+		uint64_t u;
+
+		if (p->unread(p->arg, &u) < 0)
 			return BYPASS_WAIT_DIAG;
-		if (q)
-			return BYPASS_WAIT_RQUEUE;
+		if (u > n->unread_max)
+			return BYPASS_WAIT_UNREAD;
 	}
 	*target = grant_mode;
 	return BYPASS_GRANT;
@@ -108,8 +153,8 @@ enum bypass_verdict bypass_handover_decide(const struct bypass_dir_counts *n, ui
 
 const char *bypass_verdict_name(enum bypass_verdict v)
 {
-	static const char *const names[] = { "grant",  "pending", "count",  "outq",
-					     "rqueue", "diag",	  "nothing" };
+	static const char *const names[] = { "grant", "pending", "count", "outq",
+					     "rqueue", "diag",	  "tail",  "unread", "nothing" };
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
 }
@@ -129,6 +174,19 @@ static int bypass_probe_outq(void *arg, uint32_t *bytes)
 	if (ioctl(p->our_sock, SIOCOUTQ, &n) < 0)
 		return -errno;
 	*bytes = n > 0 ? (uint32_t)n : 0;
+	return 0;
+}
+
+static int bypass_probe_unread(void *arg, uint64_t *bytes)
+{
+	const struct bypass_probe_ctx *p = arg;
+	struct bp_bypass_end r;
+	int ret;
+
+	ret = bp_bypass_end_get(bypass_run.b, p->receiver, &r);
+	if (ret < 0)
+		return ret;
+	*bytes = r.ingress_in > r.ingress_read ? r.ingress_in - r.ingress_read : 0;
 	return 0;
 }
 
@@ -280,6 +338,9 @@ static void bypass_count_wait(enum bypass_verdict v)
 	case BYPASS_WAIT_RQUEUE:
 		bypass_run.st.postponed_rqueue++;
 		break;
+	case BYPASS_WAIT_UNREAD:
+		bypass_run.st.postponed_unread++;
+		break;
 	default:
 		bypass_run.st.postponed_diag++;
 		break;
@@ -323,7 +384,7 @@ static int bypass_grant(uint32_t idx, struct tcp_splice_conn *conn, int d, uint3
 	ctl.peer = conn->byp.key[!d];
 	ctl.allow = e->passed;
 	ctl.allow_egressed = e->egressed;
-	ctl.budget = BYPASS_BUDGET;
+	ctl.budget = bypass_run.tails ? BYPASS_BUDGET / 2 : BYPASS_BUDGET;
 	if (++bypass_run.gen == 0)
 		bypass_run.gen = 1;
 	ctl.gen = bypass_run.gen;
@@ -350,6 +411,57 @@ static int bypass_grant(uint32_t idx, struct tcp_splice_conn *conn, int d, uint3
 	return 0;
 }
 
+/* Is the tail of direction d still on? The program may have sent it back to TCP (budget, receiver
+ * gone) during one of our writes since we last looked; only we switch it on again. */
+static bool bypass_tail_still_on(struct tcp_splice_conn *conn, int d)
+{
+	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
+	struct bp_bypass_tail t;
+
+	if (!bd->tail)
+		return false;
+	if (bp_bypass_tail_get(bypass_run.b, &conn->byp.key[!d], &t) < 0 ||
+	    t.mode != BP_BYPASS_MODE_INGRESS) {
+		bd->tail = false;
+		bypass_run.st.tail_returned++;
+	}
+	return bd->tail;
+}
+
+/* Switch the tail of direction d on: our writes into sock[!d] go into the receiver's ingress
+ * queue from the next one. Everything we wrote before has been read (the probes just said so),
+ * and nothing is written between the probes and this. 0, or -errno (logged). */
+static int bypass_tail_on(uint32_t idx, struct tcp_splice_conn *conn, int d)
+{
+	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
+	const struct bp_bypass_key *receiver = &conn->byp.key[!d];
+	struct bp_bypass_tail t;
+	int ret;
+
+	if (!bd->tail_sock) {
+		ret = bp_bypass_tail_sock_add(bypass_run.b, receiver, conn->sock[!d]);
+		if (ret < 0)
+			goto fail;
+		bd->tail_sock = true;
+	}
+	if (bp_bypass_tail_get(bypass_run.b, receiver, &t) < 0)
+		memset(&t, 0, sizeof(t)); /* the first time: the program's counts start at 0 */
+	t.budget = BYPASS_BUDGET;
+	t.mode = BP_BYPASS_MODE_INGRESS;
+	t.flow_id = idx;
+	ret = bp_bypass_tail_set(bypass_run.b, receiver, &t);
+	if (ret < 0)
+		goto fail;
+	bd->tail = true;
+	bd->ingress_ever = true;
+	bypass_run.st.tails_on++;
+	trace("BPF bypass %u: %s tail into the receiver on", idx, bypass_dir_name(d));
+	return 0;
+fail:
+	log_ratelimited(LOG_LVL_WARN, "BPF bypass: cannot switch a tail on: %s", strerror(-ret));
+	return ret;
+}
+
 /* One hand-over attempt for direction d on the relay, the sender's entry already read into e
  * (before any probe: the permission is for those counts). */
 static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int d,
@@ -357,7 +469,8 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 {
 	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
 	struct bypass_probe_ctx pc = { .our_sock = conn->sock[!d], .receiver = &conn->byp.key[!d] };
-	struct bypass_probes probes = { bypass_probe_outq, bypass_probe_rqueue, &pc };
+	struct bypass_probes probes = { bypass_probe_outq, bypass_probe_rqueue, &pc,
+					bypass_probe_unread };
 	const struct tcp_splice_dir *sd = &conn->dir[d];
 	struct bypass_dir_counts n = {
 		.pending = sd->pending,
@@ -366,6 +479,9 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 		.egressed = e->egressed,
 		.redirected = e->redirected,
 		.mode = e->mode,
+		.tail_ok = bypass_run.tails,
+		.tail = bypass_run.tails && bypass_tail_still_on(conn, d),
+		.unread_max = bypass_run.tails ? BYPASS_BUDGET / 4 : 0,
 	};
 	uint32_t target = BP_BYPASS_MODE_RELAY;
 	enum bypass_verdict v;
@@ -375,6 +491,14 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 		return;
 	bypass_run.st.attempts++;
 	bd->attempts++;
+	if (v == BYPASS_TAIL) {
+		if (bypass_tail_on(idx, conn, d) < 0) {
+			bypass_postpone(idx, conn, d, BYPASS_WAIT_DIAG, bypass_now_ms());
+			return;
+		}
+		n.tail = true;
+		v = bypass_handover_decide(&n, bypass_run.grant_mode, &probes, &target);
+	}
 	if (v == BYPASS_GRANT && !bypass_grant(idx, conn, d, target, e))
 		return;
 	if (v == BYPASS_GRANT)
@@ -402,7 +526,8 @@ void bypass_check_dir(uint32_t idx, struct tcp_splice_conn *conn, int d, bool fr
 		 * decides. */
 		if (from_timer)
 			break;
-		if ((bd->last_wait != BYPASS_WAIT_COUNT && bd->last_wait != BYPASS_WAIT_PENDING) ||
+		if ((bd->last_wait != BYPASS_WAIT_COUNT && bd->last_wait != BYPASS_WAIT_PENDING &&
+		     bd->last_wait != BYPASS_WAIT_UNREAD) ||
 		    bd->idle_tries >= BYPASS_IDLE_TRIES)
 			return;
 		bd->idle_tries++;

@@ -54,6 +54,7 @@ struct bypass_state {
 	uint64_t ends_kept; /* endpoints left to the program at a clean close (unread data) */
 	uint64_t relayed_closed[2]; /* relayed bytes of closed offered connections, per direction */
 	uint32_t grant_mode; /* the only mode granted: BP_BYPASS_MODE_INGRESS or _EGRESS */
+	bool tails; /* the relay's tails may be used (ingress mode with the receive hook) */
 };
 
 extern struct bypass_state bypass_run;
