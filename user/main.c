@@ -917,6 +917,8 @@ int main(int argc, char **argv)
 		if (bypass_start(c, c->mode == MODE_PASTA ? &m.ns : NULL, m.tcp_splice, m.epollfd,
 				 run_uid, run_gid) < 0)
 			main_exit(1);
+		if (bypass_active()) /* "auto" listeners, now and later */
+			fwd_auto_set_tcp_hook(m.fwd_auto, bypass_auto_listener, NULL);
 	}
 
 	if (c->pid_file[0] && main_write_pid_file(c->pid_file) < 0)

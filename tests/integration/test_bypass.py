@@ -58,6 +58,9 @@ Cases (mode x family where the family matters):
      SHA-256 only; how much the bypass carried is printed, not checked (see its docstring);
   2c. iperf3 through -t for 3 s each way, a sender that never pauses: (on) the bypass carried at
      least half the bytes each way (the two-step hand-over through the relay's tail);
+  2d. -t auto: the forward that automatic forwarding opens at run time is registered with the
+     bypass, carries 10 MiB transfers (IPv4, IPv6) like a static one, and is unregistered when
+     its server closes;
   3. 1000 short connections (request, response, close), 25 at a time on each path and family:
      all succeed; afterwards the daemon holds no pipe of theirs and (on) no bypass entry;
   4. half-close both ways and RST both ways on both paths (every byte checked; the side that
@@ -192,14 +195,14 @@ def is_mode(value, mode):
 class Pasta:
     """pasta with the two forwards and the hold command; its namespace; its pinned maps."""
 
-    def __init__(self, topo, bins, mode, seqstream):
+    def __init__(self, topo, bins, mode, seqstream, t_spec=f"{PORT_T}-{PORT_T + 1}"):
         self.topo, self.bins, self.seq = topo, bins, seqstream
         self.mode, self.user = mode
         self.name = f"byp-{os.getpid()}-{next(_names)}"
         self.pins = f"{PIN_BASE}/{self.name}"
         self.ready = topo.tmp_path("hold.ready")
         self.bypass = self.mode in BYPASS_MODES
-        args = ["--config-net", "-t", f"{PORT_T}-{PORT_T + 1}", "-T", f"{PORT_TT}-{PORT_TT + 1}",
+        args = ["--config-net", "-t", t_spec, "-T", f"{PORT_TT}-{PORT_TT + 1}",
                 "--bpf-name", self.name,
                 "--bpf-bypass=egress" if self.mode == "egress" else "--bpf-bypass"]
         pasta = [bins.pasta, *args, "--", "/usr/bin/python3", seqstream, "hold", self.ready,
@@ -235,6 +238,7 @@ class Pasta:
                     "flow_mirror"}
             have = set(os.listdir(self.pins)) if os.path.isdir(self.pins) else set()
             assert want <= have, f"{self.pins} lacks {sorted(want - have)}: {sorted(have)}"
+        # started after pasta: with -t auto, its forward is opened at run time
         self.ns_server = self.spawn_ns(["server", PORT_T])
         self.host_server = self.spawn_host(["server", PORT_TT])
         self.ns_server.wait_for_output(r"^LISTENING", timeout=15)
@@ -683,6 +687,62 @@ def test_iperf3_sender_never_pauses(pasta):
     finally:
         srv.kill()
     assert not problems, "\n".join(problems)
+
+
+def listen_ports(pasta):
+    """The ports in bypass_listen (struct bp_bypass_listen: cookie, ip[4], port, family)."""
+    ports = set()
+    for e in bpftool_json("map", "dump", "pinned", f"{pasta.pins}/bypass_listen"):
+        if "formatted" in e:
+            ports.add(int(e["formatted"]["key"]["port"]))
+        else:
+            ports.add(struct.unpack_from("<H", raw_bytes(e["key"]), 24)[0])
+    return ports
+
+
+def host_listening(pasta, port):
+    r = pasta.topo.run(pasta.topo.host, ["ss", "-Hltn", f"sport = :{port}"], check=False)
+    return r.returncode == 0 and r.stdout.strip() != ""
+
+
+@pytest.mark.timeout(120)
+def test_auto_forward_bypassed(topo, bins, mode, seqstream):
+    """-t auto with the bypass: the namespace's server on PORT_T starts after pasta (as with
+    every Pasta here), so automatic forwarding opens its host listener at run time. That
+    listener's loopback addresses must then be registered with the bypass (bypass_listen),
+    10 MiB request-first transfers through it (IPv4 and IPv6) handed over as through a static
+    -t forward (at least one switch, more than half the bytes carried), and, once the server
+    closed and the listener with it, the registration gone within the rescan. "off": the same
+    transfers on the splice path, and the listener gone."""
+    pasta = Pasta(topo, bins, mode, seqstream, t_spec="auto")
+    wait_for(lambda: host_listening(pasta, PORT_T), timeout=5,
+             what=f"the -t auto listener on port {PORT_T}")
+    if pasta.bypass:
+        wait_for(lambda: PORT_T in listen_ports(pasta), timeout=3,
+                 what=f"port {PORT_T} in bypass_listen")
+        pasta.settled_stats("before the transfers")
+    problems = []
+    for fam in ("v4", "v6"):
+        delta, sdelta, moved = transfer(pasta, "t", fam, "rup")
+        if delta is None:
+            continue
+        carried = pasta.carried(sdelta, moved, "c2s")
+        switches = pasta.switches(delta, "c2s")
+        print(f"-t auto {fam} ({pasta.mode}): {carried} of {moved['c2s']} bytes carried c2s, "
+              f"{switches} switches")
+        if switches < 1 or carried <= SIZE // 2:
+            problems.append(f"-t auto {fam}: {carried} bytes carried, {switches} switches; "
+                            f"programs {delta}; daemon {sdelta}")
+    assert not problems, "\n".join(problems)
+    pasta.ns_server.kill()
+    pasta.ns_server.wait(timeout=5)
+    wait_for(lambda: not host_listening(pasta, PORT_T), timeout=5,
+             what=f"the -t auto listener on port {PORT_T} to close")
+    if pasta.bypass:
+        wait_for(lambda: PORT_T not in listen_ports(pasta), timeout=3,
+                 what=f"port {PORT_T} out of bypass_listen")
+        assert PORT_TT in listen_ports(pasta), "the static -T listener was unregistered"
+    pasta.stop()
 
 
 # ---------------------------------------------------------------------------------------------

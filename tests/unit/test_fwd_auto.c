@@ -12,7 +12,9 @@
  * 4. fwd_auto_new()/fwd_auto_tick() with the "namespace" files given as memfds: -t auto and -u
  *    auto open host listeners (on 127.0.0.1 reachable ports) for what the files list, close
  *    them when the files stop listing them, honour exclusions, skip our own reverse listeners,
- *    follow TCP ports for UDP, and tell the owner before closing a UDP listener.
+ *    follow TCP ports for UDP, and tell the owner before closing a UDP listener; the TCP hook
+ *    (fwd_auto_set_tcp_hook()) is told of the auto TCP listeners open when it is set, then of
+ *    each one added and closed, never of UDP or static ones.
  * Everything stays on this machine (loopback and wildcard binds of high ports).
  */
 #include <errno.h>
@@ -350,6 +352,26 @@ static void closing_hook(void *arg, enum fwd_auto_dir_id dir, uint32_t index, in
 	closing.fd = fd;
 }
 
+/* The TCP hook (fwd_auto_set_tcp_hook()): calls, and the last one. */
+static struct {
+	int added, removed;
+	enum fwd_auto_dir_id dir;
+	int af;
+	uint16_t port;
+} tcp_seen;
+
+static void tcp_hook(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t port, bool added)
+{
+	CHECK(arg == &tcp_seen, "hook argument");
+	if (added)
+		tcp_seen.added++;
+	else
+		tcp_seen.removed++;
+	tcp_seen.dir = dir;
+	tcp_seen.af = af;
+	tcp_seen.port = port;
+}
+
 /* A /proc/net file listing ports (state st) on 0.0.0.0. */
 static void procnet(char *out, size_t size, const uint16_t *ports, unsigned n, unsigned st)
 {
@@ -457,8 +479,18 @@ static void test_auto(void)
 	CHECK(fwd_auto_map_has(fwd_auto_ports(fa, FWD_AUTO_TCP_IN), a), "ports map");
 	CHECK(fwd_auto_get_stats(fa)->added == 4, "added %lu", fwd_auto_get_stats(fa)->added);
 
+	/* the TCP hook: told at once of the one auto TCP listener open (a), not of UDP ones, not of
+	 * the static -T one */
+	memset(&tcp_seen, 0, sizeof(tcp_seen));
+	fwd_auto_set_tcp_hook(fa, tcp_hook, &tcp_seen);
+	CHECK(tcp_seen.added == 1 && !tcp_seen.removed && tcp_seen.dir == FWD_AUTO_TCP_IN &&
+		      tcp_seen.af == AF_INET && tcp_seen.port == a,
+	      "hook replay: added %d removed %d port %u", tcp_seen.added, tcp_seen.removed,
+	      tcp_seen.port);
+
 	/* an unchanged tick changes nothing */
 	fwd_auto_tick(fa);
+	CHECK(tcp_seen.added == 1 && !tcp_seen.removed, "hook on a stable tick");
 	CHECK(fwd_auto_get_stats(fa)->added == 4 && !fwd_auto_get_stats(fa)->removed, "stable");
 
 	/* a closes, b opens (plus junk lines): the TCP listener moves, UDP follows */
@@ -469,6 +501,10 @@ static void test_auto(void)
 	closing.calls = 0;
 	fwd_auto_tick(fa);
 	CHECK(!live(&tcp_in, a) && live(&tcp_in, b) == 1, "-t auto followed a -> b");
+	CHECK(tcp_seen.added == 2 && tcp_seen.removed == 1 && tcp_seen.port == b &&
+		      tcp_seen.dir == FWD_AUTO_TCP_IN,
+	      "hook: a removed, b added (added %d removed %d last %u)", tcp_seen.added,
+	      tcp_seen.removed, tcp_seen.port);
 	CHECK(tcp_try(a) == -ECONNREFUSED && !tcp_try(b), "a refused, b listened on");
 	CHECK(!live(&udp_in, a) && !live(&udp_in, x) && live(&udp_in, b) == 1 &&
 		      live(&udp_in, u) == 1,
@@ -484,6 +520,9 @@ static void test_auto(void)
 	memfd_set(udp_fd, "");
 	fwd_auto_tick(fa);
 	CHECK(!live(&tcp_in, b) && !live(&udp_in, b) && !live(&udp_in, u), "all closed");
+	CHECK(tcp_seen.added == 2 && tcp_seen.removed == 2 && tcp_seen.port == b,
+	      "hook: b removed (removed %d)", tcp_seen.removed);
+	fwd_auto_set_tcp_hook(fa, NULL, NULL); /* the rest runs without it */
 	CHECK(fwd_auto_get_stats(fa)->removed == 6, "removed %lu", fwd_auto_get_stats(fa)->removed);
 
 	/* a port we cannot bind: not retried every tick */

@@ -43,6 +43,9 @@
  *      after dropping privileges, no IPv6 loopback) is logged at debug level and not tried
  *      again for FWD_AUTO_RETRY_TICKS ticks, or until its port disappears and comes back.
  *
+ * Others may follow the TCP listeners (fwd_auto_set_tcp_hook(): the loopback bypass registers
+ * them for its programs): told after a listener is added and before one is closed.
+ *
  * State: the scan files, per-direction maps (wanted ports, failed (port, family) pairs), a
  * read buffer, and the counters. Listener tables stay with their owners (tcp.c, udp.c,
  * tcp_splice.c, udp_splice.c), which see the new listeners through their usual epoll kinds;
@@ -98,6 +101,8 @@ struct fwd_auto {
 	bool own_fds; /* opened here (closed by fwd_auto_free()) */
 	fwd_auto_closing_fn udp_closing;
 	void *udp_closing_arg;
+	fwd_auto_tcp_fn tcp_hook;
+	void *tcp_hook_arg;
 	/* per tick: the side's bound ports, read at most once */
 	struct fwd_auto_map bound[2][2]; /* [side][0 TCP, 1 UDP] */
 	bool bound_read[2][2];
@@ -379,6 +384,8 @@ static void fwd_auto_insert(struct fwd_auto *fa, enum fwd_auto_dir_id id, int af
 		return;
 	}
 	fa->st.added++;
+	if (d->sock_type == SOCK_STREAM && fa->tcp_hook)
+		fa->tcp_hook(fa->tcp_hook_arg, id, af, port, true);
 	debug("auto forwarding: %s %s port %u (%s) %s", fwd_auto_opt[id],
 	      d->sock_type == SOCK_STREAM ? "TCP" : "UDP", port, fi ? "IPv6" : "IPv4",
 	      d->side == FWD_AUTO_SIDE_NS ? "from the host to the namespace"
@@ -460,6 +467,8 @@ static void fwd_auto_sync(struct fwd_auto *fa, enum fwd_auto_dir_id id, bool ret
 			if (d->sock_type == SOCK_DGRAM && fa->udp_closing)
 				fa->udp_closing(fa->udp_closing_arg, id, fwd_index(d->fl, i),
 						l->fd);
+			if (d->sock_type == SOCK_STREAM && fa->tcp_hook)
+				fa->tcp_hook(fa->tcp_hook_arg, id, l->af, l->port, false);
 			debug("auto forwarding: %s port %u (%s) no longer bound, closed",
 			      fwd_auto_opt[id], l->port, l->af == AF_INET6 ? "IPv6" : "IPv4");
 			fwd_remove(d->fl, i);
@@ -662,6 +671,27 @@ void fwd_auto_free(struct fwd_auto *fa)
 		}
 	}
 	free(fa);
+}
+
+void fwd_auto_set_tcp_hook(struct fwd_auto *fa, fwd_auto_tcp_fn fn, void *arg)
+{
+	static const enum fwd_auto_dir_id tcp_dirs[] = { FWD_AUTO_TCP_IN, FWD_AUTO_TCP_OUT };
+	unsigned k, i;
+
+	if (!fa)
+		return;
+	fa->tcp_hook = fn;
+	fa->tcp_hook_arg = arg;
+	for (k = 0; fn && k < sizeof(tcp_dirs) / sizeof(tcp_dirs[0]); k++) {
+		const struct fwd_auto_dir *d = &fa->dir[tcp_dirs[k]];
+
+		for (i = 0; d->on && d->fl && i < d->fl->count; i++) {
+			const struct fwd_listener *l = &d->fl->l[i];
+
+			if (l->fd >= 0 && l->dynamic)
+				fn(arg, tcp_dirs[k], l->af, l->port, true);
+		}
+	}
 }
 
 const struct fwd_auto_stats *fwd_auto_get_stats(const struct fwd_auto *fa)

@@ -77,6 +77,11 @@ enum fwd_auto_file {
  * it must go first. */
 typedef void (*fwd_auto_closing_fn)(void *arg, enum fwd_auto_dir_id dir, uint32_t index, int fd);
 
+/* A TCP listener of direction dir (FWD_AUTO_TCP_IN: on the host; FWD_AUTO_TCP_OUT: on the
+ * namespace's loopback) for (af, port) was added (added true), or is about to be closed. */
+typedef void (*fwd_auto_tcp_fn)(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t port,
+				bool added);
+
 struct fwd_auto_params {
 	const struct config *c;
 	int epollfd;
@@ -114,6 +119,10 @@ bool fwd_auto_wanted(const struct config *c);
 void fwd_auto_tick(struct fwd_auto *fa);
 /* Close the /proc files and free (the listeners stay in their tables). NULL is fine. */
 void fwd_auto_free(struct fwd_auto *fa);
+/* Tell fn about every TCP listener added or closed from now on, and at once about each one that
+ * is open already (added true); NULL fn: stop. For a module that starts after the first scan
+ * (the loopback bypass registers the listeners its programs watch). NULL fa: nothing. */
+void fwd_auto_set_tcp_hook(struct fwd_auto *fa, fwd_auto_tcp_fn fn, void *arg);
 const struct fwd_auto_stats *fwd_auto_get_stats(const struct fwd_auto *fa);
 /* The ports direction dir forwards as of the last tick (tests, debug). */
 const struct fwd_auto_map *fwd_auto_ports(const struct fwd_auto *fa, enum fwd_auto_dir_id dir);

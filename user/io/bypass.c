@@ -33,7 +33,11 @@
  * listener is registered in bypass_listen: for each -t port, 127.0.0.1 and ::1 with the host's
  * cookie (only the rule's own address when the rule names a loopback address; not at all when
  * it names another address or an interface other than lo); for each -T listener, its loopback
- * address with the namespace's cookie. Then the splice hooks are installed. When anything fails,
+ * address with the namespace's cookie. Then the splice hooks are installed. With "auto"
+ * (-t auto, -T auto), main.c hands bypass_auto_listener() to flow/fwd_auto.c, which calls it for
+ * every auto TCP listener open now and for each one opened or closed later: the family's
+ * loopback address at that port, with the host's cookie (-t) or the namespace's (-T), is
+ * registered or unregistered, so the programs still see only our own forwards. When anything fails,
  * one line says why ("BPF bypass: off: <reason>") and the splice path carries everything; with
  * --bpf on (which says "fail without BPF") the daemon exits instead, as for the tap fast path.
  *
@@ -539,7 +543,11 @@ static int bypass_listen_ns(const struct tcp_splice *s)
 
 	for (i = 0; i < fl->count; i++) {
 		const struct fwd_listener *l = &fl->l[i];
-		int ret = bypass_listen_one(bypass_run.cookie[BYPASS_NS_GUEST], l->af,
+		int ret;
+
+		if (l->fd < 0 || l->dynamic)
+			continue; /* "auto": bypass_auto_listener() */
+		ret = bypass_listen_one(bypass_run.cookie[BYPASS_NS_GUEST], l->af,
 					    l->af == AF_INET ? (const void *)&lo4
 							     : (const void *)&in6addr_loopback,
 					    l->port);
@@ -548,6 +556,39 @@ static int bypass_listen_ns(const struct tcp_splice *s)
 			return ret;
 	}
 	return 0;
+}
+
+void bypass_auto_listener(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t port, bool added)
+{
+	const struct in_addr lo4 = { htonl(INADDR_LOOPBACK) };
+	struct bp_bypass_listen k;
+	int ret;
+
+	(void)arg;
+	if (!bypass_run.b || bypass_run.owner != getpid() ||
+	    (dir != FWD_AUTO_TCP_IN && dir != FWD_AUTO_TCP_OUT) || (af != AF_INET && af != AF_INET6))
+		return;
+	memset(&k, 0, sizeof(k));
+	k.netns_cookie = bypass_run.cookie[dir == FWD_AUTO_TCP_IN ? BYPASS_NS_HOST : BYPASS_NS_GUEST];
+	k.family = (__u8)af;
+	k.port = port;
+	memcpy(k.ip, af == AF_INET ? (const void *)&lo4 : (const void *)&in6addr_loopback,
+	       af == AF_INET ? 4 : 16);
+	if (added) {
+		ret = bp_bypass_listen_add(bypass_run.b, &k);
+		if (!ret)
+			bypass_run.listen_count++;
+	} else {
+		ret = bp_bypass_listen_del(bypass_run.b, &k);
+		if (!ret && bypass_run.listen_count)
+			bypass_run.listen_count--;
+	}
+	if (ret < 0)
+		log_ratelimited(LOG_LVL_WARN, "BPF bypass: cannot %s loopback listener port %u: %s",
+				added ? "register" : "unregister", port, strerror(-ret));
+	else
+		debug("BPF bypass: auto %s port %u (%s) %s", dir == FWD_AUTO_TCP_IN ? "-t" : "-T",
+		      port, af == AF_INET ? "IPv4" : "IPv6", added ? "registered" : "unregistered");
 }
 
 static void bypass_close_fds(void)
@@ -571,7 +612,8 @@ static void bypass_close_fds(void)
 static bool bypass_has_forwards(const struct config *c, const struct tcp_splice *s)
 {
 	return c->tcp_in.mode == FWD_SPEC || c->tcp_in.mode == FWD_ALL ||
-		tcp_splice_listeners(s)->count;
+	       c->tcp_in.mode == FWD_AUTO || c->tcp_out.mode == FWD_AUTO ||
+	       tcp_splice_listeners(s)->count;
 }
 
 int bypass_start(const struct config *c, const struct ns_state *ns, struct tcp_splice *s,

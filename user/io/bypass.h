@@ -26,6 +26,7 @@
 
 #include "bpasst_bypass.h"
 #include "core/config.h"
+#include "flow/fwd_auto.h"
 #include "flow/tcp_splice.h"
 #include "io/ns.h"
 
@@ -60,6 +61,11 @@ void bypass_stop(void);
 
 /* Is the bypass on? */
 bool bypass_active(void);
+/* fwd_auto_tcp_fn for pasta's "auto" forwards (main.c: fwd_auto_set_tcp_hook() once the bypass
+ * is on): a -t auto listener on the host registers the host's 127.0.0.1 or ::1 at that port in
+ * bypass_listen, a -T auto one the namespace's; a closed one is unregistered. Nothing when the
+ * bypass is off. */
+void bypass_auto_listener(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t port, bool added);
 
 /* ---- Pure parts, exported for the unit tests ---- */
 
