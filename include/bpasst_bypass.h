@@ -189,10 +189,12 @@ _Static_assert(sizeof(struct bp_bypass_ctl) == 88, "bp_bypass_ctl layout");
  * INGRESS); the program (bp_bypass_tail_msg) runs only inside the daemon's own writes into O, so
  * the two never race. Past the budget (shared with the sender's INGRESS: R's ingress_in -
  * ingress_read) or with R missing, the program sets mode RELAY and our writes go over TCP again,
- * which keeps order (R reads its ingress queue first); only the daemon switches it on again.
+ * which keeps order for a reader that is not blocked (R reads its ingress queue first); only the
+ * daemon switches it on again. The daemon holds its relay before the budget is reached
+ * (user/io/bypass_grant.c, bypass_hold()), so that check is a safety net.
  */
 struct bp_bypass_tail {
-	__u64 budget; /* unread bytes R may hold, twice the sender's (daemon; bypass_grant.c) */
+	__u64 budget; /* unread bytes R may hold (daemon: its own hold limit plus a slack) */
 	__u64 redirected; /* bytes our writes put into R's ingress queue (program) */
 	__u32 mode; /* INGRESS: redirect our writes; RELAY: over TCP (both write it) */
 	__u32 flow_id; /* the daemon's connection (for bpftool readers) */
@@ -280,7 +282,9 @@ struct bp_bypass_daemon_stats {
 	__u64 tails_on; /* tails switched on (our writes into the receiver's ingress queue) */
 	__u64 tail_returned; /* tails found back on TCP by a later attempt (budget, ...) */
 	__u64 postponed_unread; /* the receiver had over half the budget unread (redirected) */
+	__u64 held; /* relay writes held back: the receiver at its budget, or unread ingress data
+		     * that a write over TCP would overtake (user/io/bypass_grant.c) */
 };
-_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 152, "bp_bypass_daemon_stats layout");
+_Static_assert(sizeof(struct bp_bypass_daemon_stats) == 160, "bp_bypass_daemon_stats layout");
 
 #endif /* BPASST_BYPASS_H */

@@ -99,7 +99,8 @@ BYPASS_COUNTERS_V1 = 15
 DAEMON_STATS = ("conns_registered", "conns_both_ends", "conns_no_ends", "attempts", "granted",
                 "postponed_pending", "postponed_count", "postponed_outq", "postponed_rqueue",
                 "postponed_diag", "gave_up", "bypassed_now", "granted_egress", "upgrades",
-                "relayed_c2s", "relayed_s2c", "tails_on", "tail_returned", "postponed_unread")
+                "relayed_c2s", "relayed_s2c", "tails_on", "tail_returned", "postponed_unread",
+                "held")
 DAEMON_STILL = 1.15  # s: bypass_daemon is rewritten (when changed) on the daemon's 1 s tick
 DAEMON_SETTLE_MAX = 10  # s
 # the programs' counters that show a switch to the other variant's target

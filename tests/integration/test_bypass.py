@@ -78,7 +78,8 @@ Cases (mode x family where the family matters):
      server reads, every byte arrives in order.
      "on": over the budget the direction is back on the relay, whose TCP backpressure holds
      the sender: select() does not keep saying "writable" to a send that then fails (no busy
-     loop, asserted). "egress": TCP's own bound (the buffers on the path, no budget); the
+     loop, asserted); the daemon holds its relay at the budget rather than writing over TCP
+     behind the server's unread ingress bytes (no tail went back to TCP, asserted). "egress": TCP's own bound (the buffers on the path, no budget); the
      spurious "writable" count is printed, not asserted (the documented limitation).
 
 Time (2 CPUs, measured): about 80 s for "on", 75 s for "egress", 25 s for "off" (the settled
@@ -133,7 +134,7 @@ DAEMON_FIELDS = ["conns_registered", "conns_both_ends", "conns_no_ends", "attemp
                  "postponed_pending", "postponed_count", "postponed_outq", "postponed_rqueue",
                  "postponed_diag", "gave_up", "bypassed_now", "granted_egress",
                  "upgrades", "relayed_c2s", "relayed_s2c", "tails_on", "tail_returned",
-                 "postponed_unread"]  # struct bp_bypass_daemon_stats
+                 "postponed_unread", "held"]  # struct bp_bypass_daemon_stats
 STATS_STILL = 1.15  # s without a change: bypass_daemon is rewritten (when changed) every 1 s
 DIRS = ("c2s", "s2c")
 BYPASS_MODES = ("on", "egress")  # the modes in which the bypass must come up
@@ -1023,6 +1024,11 @@ def test_non_reading_receiver_bounded(pasta):
         assert pasta.switches(delta, "c2s") >= len(flows) and carried > 0, \
             f"the floods were not handed over ({pasta.mode}): {carried} bytes carried; " \
             f"programs {delta}; daemon {sdelta}"
+        if pasta.mode == "on":
+            # over the budget the daemon holds its relay (bypass_hold()); the tail program
+            # never had to send our writes over TCP behind the server's unread ingress bytes
+            assert delta["tail_returns"] == 0, \
+                f"a tail went back to TCP: programs {delta}; daemon {sdelta}"
         assert sdelta["relayed_c2s"] <= moved["c2s"], \
             f"the daemon relayed {sdelta['relayed_c2s']} bytes, more than the {moved['c2s']} " \
             f"sent ({pasta.mode}): {sdelta}"

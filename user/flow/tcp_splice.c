@@ -60,8 +60,11 @@
  * connections sit in TIME_WAIT), connected once it succeeded (the bypass looks for both
  * endpoints and may hand both directions over at once, before any byte moved), dir_idle
  * after tcp_splice_move() left a direction's pipe empty without end of stream (the moment a
- * hand-over may be allowed: nothing of that direction is in our hands), and closing before the
- * sockets are closed (the bypass removes its map entries). Everything else stays as above: a
+ * hand-over may be allowed: nothing of that direction is in our hands), hold before writing a
+ * pipe into its destination (true: the bytes stay in the pipe, the direction is `held` and its
+ * source is not read, so TCP holds the sender, until the bypass calls tcp_splice_resume(): it
+ * keeps our writes from overtaking data the receiver has not read, see user/io/bypass_grant.c),
+ * and closing before the sockets are closed (the bypass removes its map entries). Everything else stays as above: a
  * direction handed over simply sees no more data on its source socket until the sender returns
  * to the relay (then the data comes here again, in order); in the bypass's egress mode the
  * kernel writes the sender's data into sock[!d] itself, behind what we relayed, and our relay of
@@ -427,7 +430,7 @@ static void tcp_splice_epoll_update(struct tcp_splice *s, uint32_t idx)
 		if (c->connecting) {
 			ev = x ? EPOLLOUT : 0;
 		} else {
-			if (!from->eof && !from->blocked)
+			if (!from->eof && !from->blocked && !from->held)
 				ev |= EPOLLIN;
 			if (to->blocked)
 				ev |= EPOLLOUT;
@@ -646,6 +649,7 @@ static int tcp_splice_move(struct tcp_splice *s, uint32_t idx, int x)
 	int from = c->sock[x], to = c->sock[!x], round;
 
 	d->blocked = false;
+	d->held = false;
 	if (d->eof && !d->pending)
 		goto eof;
 	if (d->pipe_w < 0) {
@@ -680,6 +684,10 @@ static int tcp_splice_move(struct tcp_splice *s, uint32_t idx, int x)
 			} else if (errno != EINTR) {
 				return -errno;
 			}
+		}
+		if (d->pending && s->hooks.hold && s->hooks.hold(s->hooks.ctx, idx, c, x)) {
+			d->held = true;
+			break;
 		}
 		if (d->pending) {
 			n = splice(d->pipe_r, NULL, to, NULL, d->pending,
@@ -730,6 +738,24 @@ static bool tcp_splice_connected(struct tcp_splice *s, uint32_t idx)
 	return true;
 }
 
+/* After moving data on connection idx (ret from tcp_splice_move(), or 0): reset on an error,
+ * release once both ways are shut, else the epoll masks the state asks for. */
+static void tcp_splice_after(struct tcp_splice *s, uint32_t idx, int x, int ret)
+{
+	struct tcp_splice_conn *c = &s->conn[idx];
+
+	if (ret < 0) {
+		debug("TCP splice %u: side %d: %s, resetting", idx, x, strerror(-ret));
+		tcp_splice_release(s, idx, true);
+		return;
+	}
+	if (c->dir[0].shut && c->dir[1].shut) {
+		tcp_splice_release(s, idx, false);
+		return;
+	}
+	tcp_splice_epoll_update(s, idx);
+}
+
 static void tcp_splice_conn_event(struct tcp_splice *s, uint32_t idx, int x, uint32_t events)
 {
 	struct tcp_splice_conn *c = &s->conn[idx];
@@ -760,19 +786,17 @@ static void tcp_splice_conn_event(struct tcp_splice *s, uint32_t idx, int x, uin
 	}
 	if (events & EPOLLOUT)
 		ret = tcp_splice_move(s, idx, !x);
-	if (!ret && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (!ret && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->dir[x].held)
 		ret = tcp_splice_move(s, idx, x);
 out:
-	if (ret < 0) {
-		debug("TCP splice %u: side %d: %s, resetting", idx, x, strerror(-ret));
-		tcp_splice_release(s, idx, true);
+	tcp_splice_after(s, idx, x, ret);
+}
+
+void tcp_splice_resume(struct tcp_splice *s, uint32_t idx, uint32_t gen, int d)
+{
+	if (!s || !tcp_splice_in_use(s, idx) || s->conn[idx].gen != gen || !s->conn[idx].dir[d].held)
 		return;
-	}
-	if (c->dir[0].shut && c->dir[1].shut) {
-		tcp_splice_release(s, idx, false);
-		return;
-	}
-	tcp_splice_epoll_update(s, idx);
+	tcp_splice_after(s, idx, d, tcp_splice_move(s, idx, d));
 }
 
 void tcp_splice_event(struct tcp_splice *s, uint32_t index, uint32_t events)

@@ -56,6 +56,8 @@ struct tcp_splice_dir {
 	bool eof; /* end of stream read from the source */
 	bool shut; /* shutdown(SHUT_WR) done on the destination (FIN relayed) */
 	bool blocked; /* the destination took no more (EAGAIN): reading waits for its EPOLLOUT */
+	bool held; /* the hold hook kept the pipe's bytes from the destination: reading waits for
+		    * tcp_splice_resume() */
 	bool grown; /* the pipe was grown (or that was tried) */
 	uint64_t relayed; /* bytes written to the destination */
 };
@@ -82,6 +84,8 @@ struct tcp_splice_byp_dir {
 			    * (redirected data may exist) */
 	bool tail_sock; /* sock[!d] is in bypass_tailsock (the relay's tail into the receiver) */
 	bool tail; /* that tail was switched on, and not yet seen back on TCP */
+	bool no_tail; /* sock[!d] could not go into bypass_tailsock (not ESTABLISHED any more) */
+	uint16_t hold_ms; /* back-off of the checks of a relay held by the bypass (hold hook) */
 	uint8_t last_wait; /* enum bypass_verdict of the last postponed attempt (RETRY) */
 	uint16_t idle_tries; /* attempts from relay rounds in this episode (sender ahead of us) */
 	uint64_t allow; /* end.passed of that permission (GAVE_UP: bytes relayed at giving up) */
@@ -135,6 +139,9 @@ struct tcp_splice_conn {
  *   pre_connect  sock[1] is about to connect() (not bound: connect() picks its port)
  *   connected    sock[1]'s connect() succeeded; the relay starts next
  *   dir_idle     a relay round in direction d left its pipe empty, without end of stream
+ *   hold         direction d is about to write its pipe into sock[!d]: true keeps the bytes
+ *                in the pipe (dir[d].held; the source is not read meanwhile, so TCP holds the
+ *                sender) until the hook's owner calls tcp_splice_resume()
  *   closing      the connection goes (reset: by an error or a reset, else both FINs relayed);
  *                its sockets are still open */
 struct tcp_splice_hooks {
@@ -143,6 +150,7 @@ struct tcp_splice_hooks {
 	void (*connected)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn);
 	void (*dir_idle)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d);
 	void (*closing)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, bool reset);
+	bool (*hold)(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d);
 };
 
 struct tcp_splice_stats {
@@ -185,6 +193,9 @@ const struct tcp_splice_conn *tcp_splice_conn_at(const struct tcp_splice *s, uin
 struct tcp_splice_conn *tcp_splice_conn_get(struct tcp_splice *s, uint32_t idx);
 /* Number of slots (connection indexes are below it). */
 unsigned tcp_splice_capacity(const struct tcp_splice *s);
+/* Run direction d of connection idx again after its hold hook held it (no-op unless it is held
+ * and the slot still has generation gen). Not from inside a hook. */
+void tcp_splice_resume(struct tcp_splice *s, uint32_t idx, uint32_t gen, int d);
 /* Install hooks (copied), or remove them with NULL. */
 void tcp_splice_set_hooks(struct tcp_splice *s, const struct tcp_splice_hooks *h);
 /* The -T listeners (fd, family, port, target port). */

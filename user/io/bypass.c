@@ -379,6 +379,7 @@ static const struct tcp_splice_hooks bypass_hooks = {
 	.connected = bypass_connected,
 	.dir_idle = bypass_dir_idle,
 	.closing = bypass_closing,
+	.hold = bypass_hold,
 };
 
 /* ---- Tick ---- */
@@ -756,7 +757,7 @@ void bypass_stop(void)
 	     "relayed c2s %llu s2c %llu, attempts %llu, granted %llu (egress %llu), postponed "
 	     "pending %llu count %llu outq %llu rqueue %llu diag %llu unread %llu, gave up %llu, "
 	     "tails on "
-	     "%llu (returned %llu), endpoints left to close %llu",
+	     "%llu (returned %llu), relay held %llu, endpoints left to close %llu",
 	     bypass_run.grant_mode == BP_BYPASS_MODE_EGRESS ? "egress" : "ingress",
 	     (unsigned long long)st->conns_registered, (unsigned long long)st->conns_both_ends,
 	     (unsigned long long)st->conns_no_ends,
@@ -768,6 +769,7 @@ void bypass_stop(void)
 	     (unsigned long long)st->postponed_diag, (unsigned long long)st->postponed_unread,
 	     (unsigned long long)st->gave_up,
 	     (unsigned long long)st->tails_on, (unsigned long long)st->tail_returned,
+	     (unsigned long long)st->held,
 	     (unsigned long long)bypass_run.ends_kept);
 	if (!bp_bypass_counters(bypass_run.b, &n))
 		info("BPF bypass: programs: inserted client %llu server %llu failed %llu, expect "

@@ -49,7 +49,10 @@
  *     budget finds the tail still on, the relay carries its bytes into R's ingress queue while R
  *     catches up, and E is granted again as soon as the relay drained, but not while R has more
  *     than BYPASS_BUDGET / 4 unread (WAIT_UNREAD: granted then, E would be over its budget at
- *     its first send). R never holds more than BYPASS_BUDGET unread (the tail's own check).
+ *     its first send). R never holds more than BYPASS_BUDGET unread: the daemon holds its relay
+ *     before a write would pass it (bypass_hold(), at the end of this file, which also keeps
+ *     our writes off TCP while R has unread ingress bytes), and the tail program's own check
+ *     is a safety net above that.
  *   INGRESS -> RELAY (the budget) and INGRESS or EGRESS -> RELAY (a target missing, the sender's
  *     state): made by the program, always safe: later bytes come over TCP, read after the
  *     ingress queue, or behind what is already in O.
@@ -82,6 +85,9 @@
  *     relaying them (or the tick) sees E.mode == RELAY and starts a new episode.
  * End of stream and resets stay the relay's: a direction that read end of stream or shut its
  * destination is left alone (NONE).
+ *
+ * Held relays (bypass_hold()) ride on the same retry list: a check is queued per hold, and the
+ * timer walk resumes the relay (tcp_splice_resume()), which asks the hook again.
  *
  * State: the retry list and timer in bypass_run (bypass_int.h), conn->byp.dir[] per direction.
  */
@@ -295,8 +301,17 @@ void bypass_timer_event(void)
 		}
 		if (next)
 			bypass_queue(r.idx, conn, next);
+		/* Held relays, last: the relay may end the connection (the slot's generation then
+		 * changes), and asks the hold hook again, which queues the next check itself. */
+		for (d = 0; d < 2; d++) {
+			conn = tcp_splice_conn_get(bypass_run.splice, r.idx);
+			if (!conn || conn->gen != r.gen || !conn->dir[d].held)
+				continue;
+			tcp_splice_resume(bypass_run.splice, r.idx, r.gen, d);
+		}
 	}
 }
+
 
 /* ---- Hand-over ---- */
 
@@ -440,13 +455,22 @@ static int bypass_tail_on(uint32_t idx, struct tcp_splice_conn *conn, int d)
 
 	if (!bd->tail_sock) {
 		ret = bp_bypass_tail_sock_add(bypass_run.b, receiver, conn->sock[!d]);
+		if (ret == -EOPNOTSUPP) {
+			/* Only ESTABLISHED sockets go into a sockhash from user space: ours towards
+			 * the receiver is in CLOSE_WAIT (the receiver shut its side). No tail for
+			 * this direction: the hand-over without it still applies. */
+			bd->no_tail = true;
+			debug("BPF bypass %u: %s: no tail (our socket is not established)", idx,
+			      bypass_dir_name(d));
+			return ret;
+		}
 		if (ret < 0)
 			goto fail;
 		bd->tail_sock = true;
 	}
 	if (bp_bypass_tail_get(bypass_run.b, receiver, &t) < 0)
 		memset(&t, 0, sizeof(t)); /* the first time: the program's counts start at 0 */
-	t.budget = BYPASS_BUDGET;
+	t.budget = (uint64_t)BYPASS_BUDGET + BYPASS_TAIL_SLACK;
 	t.mode = BP_BYPASS_MODE_INGRESS;
 	t.flow_id = idx;
 	ret = bp_bypass_tail_set(bypass_run.b, receiver, &t);
@@ -479,7 +503,7 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 		.egressed = e->egressed,
 		.redirected = e->redirected,
 		.mode = e->mode,
-		.tail_ok = bypass_run.tails,
+		.tail_ok = bypass_run.tails && !bd->no_tail,
 		.tail = bypass_run.tails && bypass_tail_still_on(conn, d),
 		.unread_max = bypass_run.tails ? BYPASS_BUDGET / 4 : 0,
 	};
@@ -493,10 +517,14 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 	bd->attempts++;
 	if (v == BYPASS_TAIL) {
 		if (bypass_tail_on(idx, conn, d) < 0) {
-			bypass_postpone(idx, conn, d, BYPASS_WAIT_DIAG, bypass_now_ms());
-			return;
+			if (!bd->no_tail) {
+				bypass_postpone(idx, conn, d, BYPASS_WAIT_DIAG, bypass_now_ms());
+				return;
+			}
+			n.tail_ok = false; /* decide as without tails: the probes just passed */
+		} else {
+			n.tail = true;
 		}
-		n.tail = true;
 		v = bypass_handover_decide(&n, bypass_run.grant_mode, &probes, &target);
 	}
 	if (v == BYPASS_GRANT && !bypass_grant(idx, conn, d, target, e))
@@ -573,4 +601,67 @@ void bypass_begin(uint32_t idx, struct tcp_splice_conn *conn, const struct bp_by
 		bypass_episode(&conn->byp.dir[x]);
 		bypass_attempt_with(idx, conn, x, &e[x]);
 	}
+}
+
+/* ---- Holding the relay ---- */
+
+/*
+ * bypass_hold() is the relay's hold hook: called before the relay writes its pipe of direction
+ * d into sock[!d], towards the receiver R. Once anything was ever put into R's ingress queue
+ * (bd->ingress_ever), a write over TCP would queue behind what R has not read of that queue, and
+ * a receiver blocked in a TCP read (MSG_WAITALL, SO_RCVLOWAT: tcp_bpf hands such a read to plain
+ * TCP, which is not woken by ingress data) would read the later bytes first. So, with read
+ * tracking (bypass_run.tails):
+ *   - the tail on (our writes go into R's ingress queue): hold while R's unread bytes plus our
+ *     pipe would exceed BYPASS_BUDGET. That is the budget of the whole direction; the tail
+ *     program's own check (BYPASS_BUDGET + BYPASS_TAIL_SLACK) then never sends a write of a
+ *     healthy connection over TCP;
+ *   - no tail: hold while R has unread ingress bytes at all, after trying to switch the tail on
+ *     (bypass_tail_try()).
+ * A held direction keeps its bytes in the pipe and stops reading its source (flow/tcp_splice.c),
+ * so TCP's backpressure holds the sender, which may be the sender E itself, back from INGRESS
+ * over its budget. The retry timer resumes it (tcp_splice_resume()), checked after
+ * BYPASS_HOLD_FIRST_MS, doubling to BYPASS_HOLD_MAX_MS; the relay then asks again. Without read
+ * tracking, nothing is held (unread bytes are not known).
+ */
+
+/* The tail of direction d on now, if the probes allow: everything we wrote into sock[!d] has
+ * been read by the receiver. true when it is on (or was already). */
+static bool bypass_tail_try(uint32_t idx, struct tcp_splice_conn *conn, int d)
+{
+	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
+	struct bypass_probe_ctx pc = { .our_sock = conn->sock[!d], .receiver = &conn->byp.key[!d] };
+	struct bypass_probes probes = { bypass_probe_outq, bypass_probe_rqueue, &pc, NULL };
+
+	if (bd->tail)
+		return true;
+	if (bd->no_tail || bypass_probe_all(&probes) != BYPASS_GRANT)
+		return false;
+	return bypass_tail_on(idx, conn, d) == 0;
+}
+
+bool bypass_hold(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d)
+{
+	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
+	struct bp_bypass_end r;
+	uint64_t unread;
+
+	(void)ctx;
+	if (!bypass_run.b || !bypass_run.tails || !conn->byp.ends || !bd->ingress_ever)
+		return false;
+	if (bp_bypass_end_get(bypass_run.b, &conn->byp.key[!d], &r) < 0)
+		return false; /* the receiver is gone: nothing of its queue to keep order with */
+	unread = r.ingress_in > r.ingress_read ? r.ingress_in - r.ingress_read : 0;
+	if ((bd->tail || (unread && bypass_tail_try(idx, conn, d))) ?
+		    unread + conn->dir[d].pending <= BYPASS_BUDGET :
+		    !unread) {
+		bd->hold_ms = 0;
+		return false;
+	}
+	bd->hold_ms = !bd->hold_ms ? BYPASS_HOLD_FIRST_MS
+		      : bd->hold_ms * 2 > BYPASS_HOLD_MAX_MS ? BYPASS_HOLD_MAX_MS
+							: (uint16_t)(bd->hold_ms * 2);
+	bypass_run.st.held++;
+	bypass_queue(idx, conn, bypass_now_ms() + bd->hold_ms);
+	return true;
 }

@@ -26,6 +26,13 @@
 #ifndef BYPASS_BUDGET
 #define BYPASS_BUDGET BP_BYPASS_BUDGET_DEFAULT
 #endif
+/* The tail program's own budget is BYPASS_BUDGET plus this: the daemon holds its relay before
+ * a write would take the receiver past BYPASS_BUDGET (bypass_hold()), so the program's check is
+ * only a safety net, never what limits a healthy connection (which would send our writes over
+ * TCP behind unread ingress data). One relay write at most: a grown pipe. */
+#define BYPASS_TAIL_SLACK (TCP_SPLICE_PIPE_SIZE * 2u)
+#define BYPASS_HOLD_FIRST_MS 1 /* first check of a held relay */
+#define BYPASS_HOLD_MAX_MS 20 /* back-off cap of those checks */
 
 enum { BYPASS_NS_HOST = 0, BYPASS_NS_GUEST = 1 };
 
@@ -73,5 +80,7 @@ void bypass_queue(uint32_t idx, struct tcp_splice_conn *conn, uint64_t due_ms);
 void bypass_begin(uint32_t idx, struct tcp_splice_conn *conn, const struct bp_bypass_end e[2]);
 /* Look at direction d and act on what its sender's entry says. from_timer: a due retry. */
 void bypass_check_dir(uint32_t idx, struct tcp_splice_conn *conn, int d, bool from_timer);
+/* The relay's hold hook (struct tcp_splice_hooks): see bypass_grant.c. */
+bool bypass_hold(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d);
 
 #endif /* BPASST_IO_BYPASS_INT_H */
