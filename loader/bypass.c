@@ -658,6 +658,26 @@ int bp_bypass_end_del(struct bp_bypass *b, const struct bp_bypass_key *k)
 	return ret;
 }
 
+int bp_bypass_end_forget(struct bp_bypass *b, const struct bp_bypass_key *k,
+			 const struct bp_bypass_end *end, bool out)
+{
+	struct bp_bypass_key c = byp_key(k);
+	int err, ret;
+
+	byp_delete(b->skel->maps.bypass_cookies, &end->socket_cookie);
+	byp_delete(b->skel->maps.bypass_readsum, &end->socket_cookie);
+	ret = byp_delete(b->skel->maps.bypass_ends, &c);
+	err = byp_delete(b->skel->maps.bypass_sockets, &c);
+	if (err && !ret)
+		ret = err;
+	if (out) {
+		err = byp_delete(b->skel->maps.bypass_out, &c);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 int bp_bypass_ctl_set(struct bp_bypass *b, const struct bp_bypass_key *sender,
 		      const struct bp_bypass_ctl *ctl)
 {

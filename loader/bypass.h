@@ -82,6 +82,10 @@ int bp_bypass_end_get(const struct bp_bypass *b, const struct bp_bypass_key *k,
 /* Remove an endpoint entry and its socket from the maps (a connection we ended), and its egress
  * target from bypass_out. */
 int bp_bypass_end_del(struct bp_bypass *b, const struct bp_bypass_key *k);
+/* The same for an endpoint whose entry the caller just read (end: no second lookup), and
+ * without the bypass_out delete unless out (only egress mode fills bypass_out). */
+int bp_bypass_end_forget(struct bp_bypass *b, const struct bp_bypass_key *k,
+			 const struct bp_bypass_end *end, bool out);
 int bp_bypass_ctl_set(struct bp_bypass *b, const struct bp_bypass_key *sender,
 		      const struct bp_bypass_ctl *ctl);
 int bp_bypass_ctl_del(struct bp_bypass *b, const struct bp_bypass_key *sender);

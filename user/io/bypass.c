@@ -367,7 +367,8 @@ static void bypass_closing(void *ctx, uint32_t idx, struct tcp_splice_conn *conn
 		if (bp_bypass_end_get(bypass_run.b, &byp->key[x], &receiver) < 0)
 			continue; /* closed already: the program removed it */
 		if (bypass_end_drained(conn, x, &receiver))
-			bp_bypass_end_del(bypass_run.b, &byp->key[x]);
+			bp_bypass_end_forget(bypass_run.b, &byp->key[x], &receiver,
+					     bypass_run.grant_mode == BP_BYPASS_MODE_EGRESS);
 		else
 			bypass_run.ends_kept++;
 	}

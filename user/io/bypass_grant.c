@@ -33,7 +33,8 @@
  *     exact tuple in R's namespace, io/sockdiag.c). When nothing was ever sent this way
  *     (relayed, passed, egressed and redirected all 0: a connection found at once) nothing can
  *     be overtaken and no probe is asked.
- *   The relay's tail (ingress mode with the receive hook). A sender that never pauses keeps
+ *   The relay's tail (ingress mode with the receive hook, once the relay carried
+ *     BYPASS_TAIL_AFTER bytes of the direction: bulk senders). A sender that never pauses keeps
  *     its send queue full: all four conditions above at one instant are rare (iperf3's data
  *     connection was never handed over in the namespace-bound direction). So the probes are
  *     asked for our own writes only, in any state of E and of our pipe: SIOCOUTQ(O) == 0 and R's
@@ -503,7 +504,7 @@ static void bypass_attempt_with(uint32_t idx, struct tcp_splice_conn *conn, int 
 		.egressed = e->egressed,
 		.redirected = e->redirected,
 		.mode = e->mode,
-		.tail_ok = bypass_run.tails && !bd->no_tail,
+		.tail_ok = bypass_run.tails && !bd->no_tail && sd->relayed >= BYPASS_TAIL_AFTER,
 		.tail = bypass_run.tails && bypass_tail_still_on(conn, d),
 		.unread_max = bypass_run.tails ? BYPASS_BUDGET / 4 : 0,
 	};

@@ -31,6 +31,10 @@
  * only a safety net, never what limits a healthy connection (which would send our writes over
  * TCP behind unread ingress data). One relay write at most: a grown pipe. */
 #define BYPASS_TAIL_SLACK (TCP_SPLICE_PIPE_SIZE * 2u)
+/* A direction uses the relay's tail only once our relay carried this much of it: the tail costs
+ * a sockhash insertion and three map operations, which short request/response connections,
+ * handed over at their first pause anyway, do not need. */
+#define BYPASS_TAIL_AFTER (256u * 1024)
 #define BYPASS_HOLD_FIRST_MS 1 /* first check of a held relay */
 #define BYPASS_HOLD_MAX_MS 20 /* back-off cap of those checks */
 
