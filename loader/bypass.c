@@ -640,22 +640,11 @@ int bp_bypass_end_del(struct bp_bypass *b, const struct bp_bypass_key *k)
 {
 	struct bp_bypass_key c = byp_key(k);
 	struct bp_bypass_end end;
-	int err, ret = 0;
 
-	if (!bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.bypass_ends), &c, &end)) {
-		byp_delete(b->skel->maps.bypass_cookies, &end.socket_cookie);
-		byp_delete(b->skel->maps.bypass_readsum, &end.socket_cookie);
-	}
-	err = byp_delete(b->skel->maps.bypass_ends, &c);
-	if (err)
-		ret = err;
-	err = byp_delete(b->skel->maps.bypass_sockets, &c);
-	if (err && !ret)
-		ret = err;
-	err = byp_delete(b->skel->maps.bypass_out, &c);
-	if (err && !ret)
-		ret = err;
-	return ret;
+	/* Without an entry there is no cookie to forget, but the sockets may still be there. */
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.bypass_ends), &c, &end))
+		end.socket_cookie = 0;
+	return bp_bypass_end_forget(b, k, &end, true);
 }
 
 int bp_bypass_end_forget(struct bp_bypass *b, const struct bp_bypass_key *k,
@@ -664,8 +653,10 @@ int bp_bypass_end_forget(struct bp_bypass *b, const struct bp_bypass_key *k,
 	struct bp_bypass_key c = byp_key(k);
 	int err, ret;
 
-	byp_delete(b->skel->maps.bypass_cookies, &end->socket_cookie);
-	byp_delete(b->skel->maps.bypass_readsum, &end->socket_cookie);
+	if (end->socket_cookie) { /* cookies start at 1 */
+		byp_delete(b->skel->maps.bypass_cookies, &end->socket_cookie);
+		byp_delete(b->skel->maps.bypass_readsum, &end->socket_cookie);
+	}
 	ret = byp_delete(b->skel->maps.bypass_ends, &c);
 	err = byp_delete(b->skel->maps.bypass_sockets, &c);
 	if (err && !ret)

@@ -470,16 +470,22 @@ static bool bypass_addr_is_loopback(int af, const struct fwd_rule *r)
 	return IN6_IS_ADDR_LOOPBACK(&r->addr.v6);
 }
 
+static void bypass_listen_key(struct bp_bypass_listen *k, uint64_t cookie, int af,
+			      const void *addr, uint16_t port)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns_cookie = cookie;
+	k->family = (__u8)af;
+	k->port = port;
+	memcpy(k->ip, addr, af == AF_INET ? 4 : 16);
+}
+
 static int bypass_listen_one(uint64_t cookie, int af, const void *addr, uint16_t port)
 {
 	struct bp_bypass_listen k;
 	int ret;
 
-	memset(&k, 0, sizeof(k));
-	k.netns_cookie = cookie;
-	k.family = (__u8)af;
-	k.port = port;
-	memcpy(k.ip, addr, af == AF_INET ? 4 : 16);
+	bypass_listen_key(&k, cookie, af, addr, port);
 	ret = bp_bypass_listen_add(bypass_run.b, &k);
 	if (!ret)
 		bypass_run.listen_count++;
@@ -563,6 +569,8 @@ static int bypass_listen_ns(const struct tcp_splice *s)
 void bypass_auto_listener(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t port, bool added)
 {
 	const struct in_addr lo4 = { htonl(INADDR_LOOPBACK) };
+	const void *addr = af == AF_INET ? (const void *)&lo4 : (const void *)&in6addr_loopback;
+	uint64_t cookie;
 	struct bp_bypass_listen k;
 	int ret;
 
@@ -570,17 +578,11 @@ void bypass_auto_listener(void *arg, enum fwd_auto_dir_id dir, int af, uint16_t 
 	if (!bypass_run.b || bypass_run.owner != getpid() ||
 	    (dir != FWD_AUTO_TCP_IN && dir != FWD_AUTO_TCP_OUT) || (af != AF_INET && af != AF_INET6))
 		return;
-	memset(&k, 0, sizeof(k));
-	k.netns_cookie = bypass_run.cookie[dir == FWD_AUTO_TCP_IN ? BYPASS_NS_HOST : BYPASS_NS_GUEST];
-	k.family = (__u8)af;
-	k.port = port;
-	memcpy(k.ip, af == AF_INET ? (const void *)&lo4 : (const void *)&in6addr_loopback,
-	       af == AF_INET ? 4 : 16);
+	cookie = bypass_run.cookie[dir == FWD_AUTO_TCP_IN ? BYPASS_NS_HOST : BYPASS_NS_GUEST];
 	if (added) {
-		ret = bp_bypass_listen_add(bypass_run.b, &k);
-		if (!ret)
-			bypass_run.listen_count++;
+		ret = bypass_listen_one(cookie, af, addr, port);
 	} else {
+		bypass_listen_key(&k, cookie, af, addr, port);
 		ret = bp_bypass_listen_del(bypass_run.b, &k);
 		if (!ret && bypass_run.listen_count)
 			bypass_run.listen_count--;

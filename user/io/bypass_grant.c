@@ -184,17 +184,24 @@ static int bypass_probe_outq(void *arg, uint32_t *bytes)
 	return 0;
 }
 
-static int bypass_probe_unread(void *arg, uint64_t *bytes)
+/* Redirected bytes the receiver keyed k has not read. 0, or -errno (not in bypass_ends). */
+static int bypass_receiver_unread(const struct bp_bypass_key *k, uint64_t *bytes)
 {
-	const struct bypass_probe_ctx *p = arg;
 	struct bp_bypass_end r;
 	int ret;
 
-	ret = bp_bypass_end_get(bypass_run.b, p->receiver, &r);
+	ret = bp_bypass_end_get(bypass_run.b, k, &r);
 	if (ret < 0)
 		return ret;
 	*bytes = r.ingress_in > r.ingress_read ? r.ingress_in - r.ingress_read : 0;
 	return 0;
+}
+
+static int bypass_probe_unread(void *arg, uint64_t *bytes)
+{
+	const struct bypass_probe_ctx *p = arg;
+
+	return bypass_receiver_unread(p->receiver, bytes);
 }
 
 static int bypass_diag_fd(uint64_t cookie)
@@ -363,6 +370,14 @@ static void bypass_count_wait(enum bypass_verdict v)
 	}
 }
 
+/* The next delay of a back-off: first, then doubling up to max. */
+static uint16_t bypass_backoff(uint16_t cur, uint16_t first, uint16_t max)
+{
+	if (!cur)
+		return first;
+	return cur * 2 > max ? max : (uint16_t)(cur * 2);
+}
+
 /* A hand-over postponed: count the reason, schedule the next attempt with back-off, or give
  * up. */
 static void bypass_postpone(uint32_t idx, struct tcp_splice_conn *conn, int d,
@@ -384,8 +399,7 @@ static void bypass_postpone(uint32_t idx, struct tcp_splice_conn *conn, int d,
 	bd->state = TCP_SPLICE_BYP_RETRY;
 	bd->retry_ms = now + bd->delay_ms;
 	bypass_queue(idx, conn, bd->retry_ms);
-	bd->delay_ms = (uint16_t)(bd->delay_ms * 2 > BYPASS_RETRY_MAX_MS ? BYPASS_RETRY_MAX_MS
-									 : bd->delay_ms * 2);
+	bd->delay_ms = bypass_backoff(bd->delay_ms, BYPASS_RETRY_FIRST_MS, BYPASS_RETRY_MAX_MS);
 }
 
 /* Write the permission for target with the counts of e. 0, or -errno (logged). */
@@ -626,42 +640,40 @@ void bypass_begin(uint32_t idx, struct tcp_splice_conn *conn, const struct bp_by
  * tracking, nothing is held (unread bytes are not known).
  */
 
-/* The tail of direction d on now, if the probes allow: everything we wrote into sock[!d] has
- * been read by the receiver. true when it is on (or was already). */
-static bool bypass_tail_try(uint32_t idx, struct tcp_splice_conn *conn, int d)
+/* Switch the tail of direction d on now if the probes allow (everything we wrote into sock[!d]
+ * has been read by the receiver); bd->tail says whether it is on. */
+static void bypass_tail_try(uint32_t idx, struct tcp_splice_conn *conn, int d)
 {
 	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
 	struct bypass_probe_ctx pc = { .our_sock = conn->sock[!d], .receiver = &conn->byp.key[!d] };
 	struct bypass_probes probes = { bypass_probe_outq, bypass_probe_rqueue, &pc, NULL };
 
-	if (bd->tail)
-		return true;
-	if (bd->no_tail || bypass_probe_all(&probes) != BYPASS_GRANT)
-		return false;
-	return bypass_tail_on(idx, conn, d) == 0;
+	if (!bd->tail && !bd->no_tail && bypass_probe_all(&probes) == BYPASS_GRANT)
+		bypass_tail_on(idx, conn, d);
 }
 
 bool bypass_hold(void *ctx, uint32_t idx, struct tcp_splice_conn *conn, int d)
 {
 	struct tcp_splice_byp_dir *bd = &conn->byp.dir[d];
-	struct bp_bypass_end r;
 	uint64_t unread;
+	bool write;
 
 	(void)ctx;
 	if (!bypass_run.b || !bypass_run.tails || !conn->byp.ends || !bd->ingress_ever)
 		return false;
-	if (bp_bypass_end_get(bypass_run.b, &conn->byp.key[!d], &r) < 0)
+	if (bypass_receiver_unread(&conn->byp.key[!d], &unread) < 0)
 		return false; /* the receiver is gone: nothing of its queue to keep order with */
-	unread = r.ingress_in > r.ingress_read ? r.ingress_in - r.ingress_read : 0;
-	if ((bd->tail || (unread && bypass_tail_try(idx, conn, d))) ?
-		    unread + conn->dir[d].pending <= BYPASS_BUDGET :
-		    !unread) {
+	if (unread && !bd->tail)
+		bypass_tail_try(idx, conn, d);
+	if (bd->tail) /* into its ingress queue: up to the budget */
+		write = unread + conn->dir[d].pending <= BYPASS_BUDGET;
+	else /* over TCP: only with nothing unread to overtake */
+		write = !unread;
+	if (write) {
 		bd->hold_ms = 0;
 		return false;
 	}
-	bd->hold_ms = !bd->hold_ms ? BYPASS_HOLD_FIRST_MS
-		      : bd->hold_ms * 2 > BYPASS_HOLD_MAX_MS ? BYPASS_HOLD_MAX_MS
-							: (uint16_t)(bd->hold_ms * 2);
+	bd->hold_ms = bypass_backoff(bd->hold_ms, BYPASS_HOLD_FIRST_MS, BYPASS_HOLD_MAX_MS);
 	bypass_run.st.held++;
 	bypass_queue(idx, conn, bypass_now_ms() + bd->hold_ms);
 	return true;
